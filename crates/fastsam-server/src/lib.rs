@@ -1,0 +1,1 @@
+//! HTTP server and browser editor for FastSAM.

@@ -1,0 +1,17 @@
+//! Fast Segment Anything (FastSAM) in Rust.
+//!
+//! Stage 1 ("segment everything") runs a YOLOv8-seg network built from the official checkpoint through
+//! ONNX Runtime; stage 2 selects masks with point, box and text prompts without re-running the network.
+//! Every step follows the reference implementation (Ultralytics `FastSAM`) bit for bit where that is
+//! observable, so outputs match it on the same checkpoint and image.
+
+pub mod error;
+pub mod image;
+pub mod model;
+pub mod output;
+pub mod postprocess;
+pub mod tensor;
+pub mod weights;
+
+pub use error::{Error, Result};
+pub use tensor::Tensor;

@@ -1,0 +1,1 @@
+//! Building inference graphs from checkpoint tensors and running them with ONNX Runtime.

@@ -1,0 +1,1 @@
+//! What users take away: COCO RLE, polygons, overlays and cut-outs.

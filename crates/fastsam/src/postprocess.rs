@@ -1,0 +1,1 @@
+//! From raw network outputs to boxes, scores and masks, exactly as the reference post-processes.
