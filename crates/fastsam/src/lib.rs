@@ -5,6 +5,7 @@
 //! Every step follows the reference implementation (Ultralytics `FastSAM`) bit for bit where that is
 //! observable, so outputs match it on the same checkpoint and image.
 
+pub mod clip;
 pub mod error;
 pub mod image;
 pub mod model;

@@ -1,0 +1,3 @@
+//! CLIP: tokenizer and image/text encoders, for text prompts.
+
+pub mod tokenizer;
