@@ -1,3 +1,36 @@
+//! `fastsam`: a thin command-line front end over the `fastsam` library.
+
+mod args;
+
+use anyhow::Result;
+use clap::Parser;
+
+use args::{Cli, ClipCommand, Command};
+
 fn main() {
-    println!("fastsam");
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    if let Err(err) = run(cli) {
+        // One clear line (plus causes) instead of a panic or a debug dump.
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Segment(_args) => anyhow::bail!("segment: not wired yet"),
+        Command::Inspect(_args) => anyhow::bail!("inspect: not wired yet"),
+        Command::Clip(ClipCommand::Tokens { .. }) => anyhow::bail!("clip tokens: not wired yet"),
+    }
 }

@@ -11,6 +11,7 @@ pub mod image;
 pub mod model;
 pub mod output;
 pub mod postprocess;
+pub mod prompt;
 pub mod tensor;
 pub mod weights;
 

@@ -20,7 +20,10 @@ pub enum Attr {
     Dict(Vec<(Attr, Attr)>),
     Tensor(Tensor),
     /// Any other object, kept by its class name (e.g. `ultralytics.utils.IterableSimpleNamespace`) and state.
-    Object { class: String, state: Box<Attr> },
+    Object {
+        class: String,
+        state: Box<Attr>,
+    },
 }
 
 impl Attr {

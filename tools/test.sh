@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run calls exactly this script).
+# Needs only cargo and python3: it installs what the tests need (ONNX Runtime's shared library from the
+# onnxruntime PyPI wheel) into ignored folders of the repo, idempotently, then runs every check.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "ONNX Runtime (PyPI wheel → .cache/onnxruntime)"
+ORT_DYLIB_PATH="$(tools/setup-ort.sh)"
+export ORT_DYLIB_PATH
+echo "$ORT_DYLIB_PATH"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test"
+cargo test --workspace --no-fail-fast
