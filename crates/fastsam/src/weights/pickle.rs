@@ -200,9 +200,14 @@ pub fn is_allowed_global(module: &str, name: &str) -> bool {
     if full.starts_with("__torch__.") {
         return true;
     }
-    // Under the layer and model packages only classes (CapWords), never their module-level functions.
-    let is_class = name.starts_with(|c: char| c.is_ascii_uppercase());
-    is_class && ALLOWED_PREFIXES.iter().any(|p| (module.to_string() + ".").starts_with(p))
+    // Under the layer and model packages only classes, never their module-level functions.
+    looks_like_class(name) && ALLOWED_PREFIXES.iter().any(|p| (module.to_string() + ".").starts_with(p))
+}
+
+/// CapWords, or Ultralytics' versioned class names such as `v8DetectionLoss`.
+fn looks_like_class(name: &str) -> bool {
+    let unversioned = name.strip_prefix('v').map_or(name, |rest| rest.trim_start_matches(|c: char| c.is_ascii_digit()));
+    unversioned.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
 /// Parses a pickle without executing it. Errors are one line each and name the byte offset.
@@ -771,6 +776,8 @@ mod tests {
         assert!(!is_allowed_global("torch", "load"));
         assert!(!is_allowed_global("torch.nn.modules.conv", ""));
         assert!(!is_allowed_global("ultralytics.nn.tasks", "torch_safe_load"));
+        assert!(is_allowed_global("ultralytics.utils.loss", "v8SegmentationLoss"));
+        assert!(!is_allowed_global("ultralytics.utils.tal", "make_anchors"));
         assert!(!is_allowed_global("torch.nn.modules.conv", "__class__"));
     }
 
