@@ -2,6 +2,8 @@
 """Golden data for image decoding, resize and letterbox (crates/fastsam/src/image).
 
 Pinned reference: opencv-python 5.0.0.93 (cv2 5.0.0), ultralytics 8.4.190, pillow 13.0.0, numpy 2.x.
+Optional tool: cjpeg from libjpeg-turbo-progs (Debian) for the JPEG variants PIL cannot write (arithmetic coding,
+restart markers, 4:4:0 and 4:1:1 sampling); without it those files keep their committed bytes.
 Run with the reference venv from the repository root:
 
     .cache/venv-ref/bin/python tools/golden/image.py   (or /work/main/.cache/venv-ref/bin/python)
@@ -21,6 +23,8 @@ Writes tests/fixtures/golden/image/:
 
 import hashlib
 import io
+import shutil
+import subprocess
 import json
 import os
 import struct
@@ -112,6 +116,10 @@ def synthetic_images():
     files["empty.jpg"] = b""
     files["garbage.jpg"] = bytes(range(256)) * 4
 
+    files.update(cjpeg_variants(arr))
+    odd = Image.fromarray(np.asarray(base.resize((41, 27), Image.BICUBIC)))
+    files["s420_odd.jpg"] = pil_bytes(odd, "JPEG", quality=80, subsampling=2)
+
     # PNG: bit depths, alpha, palettes, EXIF.
     wide = (arr.astype(np.uint16) * 257) ^ np.uint16(0x00FF)  # low bytes vary, so >> 8 vs rounding differ
     wide[0, :8, 0] = [0x80FF, 0x7F80, 0xFFFF, 0x0080, 0x00FF, 0x0180, 0x8000, 0x807F]
@@ -142,10 +150,12 @@ def synthetic_images():
 
     # WebP, BMP, TIFF, GIF.
     files["lossy.webp"] = pil_bytes(base, "WEBP", quality=80)
+    files["lossy_large.webp"] = pil_bytes(Image.fromarray(np.ascontiguousarray(base_bgr[::2, ::2, ::-1])), "WEBP", quality=75)
     files["lossless.webp"] = pil_bytes(base, "WEBP", lossless=True)
     files["rgba_exact.webp"] = pil_bytes(Image.fromarray(rgba, "RGBA"), "WEBP", lossless=True, exact=True)
     files["rgba_lossy.webp"] = pil_bytes(Image.fromarray(rgba, "RGBA"), "WEBP", quality=80)
     files["exif_6.webp"] = pil_bytes(base, "WEBP", lossless=True, exif=exif_with_orientation(6))
+    files["rgb565.bmp"] = bmp16(arr)
     files["rgb24.bmp"] = pil_bytes(base, "BMP")
     files["rgba32.bmp"] = pil_bytes(Image.fromarray(rgba, "RGBA"), "BMP")
     files["palette8.bmp"] = pil_bytes(pal, "BMP")
@@ -159,11 +169,61 @@ def synthetic_images():
     files["rgb16.tif"] = cv2.imencode(".tiff", np.ascontiguousarray(wide[..., ::-1]))[1].tobytes()
     files["rgb16_tiff.bin"] = files["rgb16.tif"]  # TIFF content under another name: read as IMREAD_COLOR
     files["rgba_tiff.bin"] = files["rgba.tif"]
+    files["grey16.tif"] = cv2.imencode(".tiff", np.ascontiguousarray(wide[..., 1]))[1].tobytes()
+    files["rgba16.tif"] = cv2.imencode(".tiff", np.dstack([wide[..., ::-1], wide[..., :1]]))[1].tobytes()
+    files["rgba16_tiff.bin"] = files["rgba16.tif"]
+    files["grey_alpha.tif"] = pil_bytes(Image.fromarray(rgba[..., [0, 3]], "LA"), "TIFF")
+    files["palette.tif"] = pil_bytes(pal, "TIFF")
+    files["bit1.tif"] = pil_bytes(base.convert("1"), "TIFF")
+    files["jpeg.tif"] = pil_bytes(base, "TIFF", compression="jpeg")
     files["exif_6.tif"] = pil_bytes(base, "TIFF", exif=exif_with_orientation(6))
     files["exif_6_tiff.bin"] = files["exif_6.tif"]
     files["plain.gif"] = pil_bytes(pal, "GIF")
     files["transparent.gif"] = pil_bytes(pal, "GIF", transparency=3, background=5)
+    files["offset_frame.gif"] = gif_with_offset_frame(pal)
     return files
+
+
+def cjpeg_variants(arr):
+    """JPEG encodings PIL cannot make, through cjpeg (kept from the committed files when cjpeg is absent)."""
+    variants = {
+        "arithmetic.jpg": ["-arithmetic"],
+        "restart.jpg": ["-restart", "1", "-sample", "2x2"],
+        "s440.jpg": ["-sample", "1x2"],
+        "s411.jpg": ["-sample", "4x1"],
+    }
+    cjpeg = shutil.which("cjpeg")
+    out = {}
+    for name, args in variants.items():
+        if cjpeg is None:
+            out[name] = (SYN / name).read_bytes()
+            continue
+        ppm = b"P6 %d %d 255\n" % (arr.shape[1], arr.shape[0]) + arr.tobytes()
+        out[name] = subprocess.run([cjpeg, "-quality", "85", *args], input=ppm, capture_output=True, check=True).stdout
+    return out
+
+
+def bmp16(arr):
+    """A BI_BITFIELDS RGB565 BMP (PIL writes no 16-bit BMP)."""
+    h, w = arr.shape[:2]
+    a = arr.astype(np.uint16)
+    px = ((a[..., 0] >> 3) << 11) | ((a[..., 1] >> 2) << 5) | (a[..., 2] >> 3)
+    row = (w * 2 + 3) // 4 * 4
+    body = b"".join(px[y].astype("<u2").tobytes().ljust(row, b"\0") for y in range(h - 1, -1, -1))
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 16, 3, len(body), 2835, 2835, 0, 0)
+    masks = struct.pack("<III", 0xF800, 0x07E0, 0x001F)
+    offset = 14 + len(info) + len(masks)
+    return b"BM" + struct.pack("<IHHI", offset + len(body), 0, 0, offset) + info + masks + body
+
+
+def gif_with_offset_frame(pal):
+    """A GIF whose first frame covers only part of the logical screen (the rest shows the background)."""
+    small = pil_bytes(pal.crop((0, 0, 20, 12)), "GIF", background=7)
+    data = bytearray(small)
+    data[6:10] = struct.pack("<HH", 37, 23)  # logical screen
+    at = data.index(b"\x2c", 13 + 3 * (2 ** ((data[10] & 7) + 1)))  # first image descriptor after the palette
+    data[at + 1 : at + 5] = struct.pack("<HH", 9, 5)  # frame left, top
+    return bytes(data)
 
 
 # ------------------------------------------------------------------------------------------------- resize

@@ -92,7 +92,7 @@ pub fn decode(bytes: &[u8], name: &str, limits: &DecodeLimits) -> Result<RgbImag
             check_png_complete(bytes).and_then(|()| decode_with_image_crate(bytes, image::ImageFormat::Png, limits))
         }
         Format::WebP => decode_with_image_crate(bytes, image::ImageFormat::WebP, limits),
-        Format::Bmp => decode_with_image_crate(bytes, image::ImageFormat::Bmp, limits),
+        Format::Bmp => decode_bmp(bytes, limits),
         Format::Tiff => decode_tiff(bytes, has_tiff_name(name), limits),
         Format::Gif => decode_gif(bytes, limits),
     };
@@ -299,8 +299,52 @@ fn to_rgb8(buf: &[u8], color: image::ColorType) -> std::result::Result<Vec<u8>, 
     Ok(out)
 }
 
+/// BMP through the image crate, except that OpenCV widens 16-bit pixels by shifting (`v5 << 3`, `v6 << 2`)
+/// where the crate rescales; the crate's rescaling is undone since it is one-to-one.
+fn decode_bmp(bytes: &[u8], limits: &DecodeLimits) -> DecodeResult {
+    let green_bits = bmp16_green_bits(bytes)?;
+    let (mut img, orientation) = decode_with_image_crate(bytes, image::ImageFormat::Bmp, limits)?;
+    if let Some(green_bits) = green_bits {
+        let narrow = |v: u8, bits: u32| {
+            let max = (1u32 << bits) - 1;
+            (((u32::from(v) * max + 127) / 255) << (8 - bits)) as u8
+        };
+        for px in img.data.chunks_exact_mut(3) {
+            px[0] = narrow(px[0], 5);
+            px[1] = narrow(px[1], green_bits);
+            px[2] = narrow(px[2], 5);
+        }
+    }
+    Ok((img, orientation))
+}
+
+/// For a 16-bit BMP, the green channel's width (5 for 555, 6 for 565); the only layouts OpenCV reads.
+fn bmp16_green_bits(bytes: &[u8]) -> std::result::Result<Option<u32>, String> {
+    let u16_at = |at: usize| bytes.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let header_size = u32_at(14).unwrap_or(0);
+    if header_size < 40 || u16_at(28) != Some(16) {
+        return Ok(None);
+    }
+    match (u32_at(30), u32_at(54), u32_at(58), u32_at(62)) {
+        (Some(0), ..) => Ok(Some(5)),
+        (Some(3), Some(0x7C00), Some(0x03E0), Some(0x001F)) => Ok(Some(5)),
+        (Some(3), Some(0xF800), Some(0x07E0), Some(0x001F)) => Ok(Some(6)),
+        _ => Err("16-bit BMP with a layout other than RGB555/RGB565 is not supported".into()),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------- TIFF
 
+/// TIFF compressions decoded losslessly by the tiff crate (none, LZW, Deflate, PackBits). JPEG-in-TIFF is
+/// refused: libtiff would decode it with libjpeg, the tiff crate with another decoder.
+const TIFF_COMPRESSIONS: [u16; 5] = [1, 5, 8, 32946, 32773];
+
+/// The first page of a TIFF. OpenCV reads grey pages directly (16-bit `>> 8`, extra samples ignored) and
+/// colour pages through libtiff's RGBA interface (16-bit `(v + 128) / 257`, unassociated alpha premultiplied
+/// `(v * a + 127) / 255`, CMYK `(255 - k)(255 - c) / 255`). The reference reads `.tif` names with
+/// IMREAD_UNCHANGED, where 16-bit colour pages come out raw (then `>> 8`, alpha untouched); both paths apply
+/// the Orientation tag.
 fn decode_tiff(bytes: &[u8], unchanged_path: bool, limits: &DecodeLimits) -> DecodeResult {
     use tiff::decoder::{Decoder, DecodingResult, Limits};
     use tiff::tags::Tag;
@@ -309,57 +353,99 @@ fn decode_tiff(bytes: &[u8], unchanged_path: bool, limits: &DecodeLimits) -> Dec
     let mut dec = Decoder::new(Cursor::new(bytes)).map_err(err)?.with_limits(Limits::unlimited());
     let (width, height) = dec.dimensions().map_err(err)?;
     check_size(u64::from(width), u64::from(height), limits)?;
-    let color = dec.colortype().map_err(err)?;
-    let photometric = dec.find_tag(Tag::PhotometricInterpretation).map_err(err)?.and_then(|v| v.into_u16().ok());
-    if photometric == Some(0) {
-        return Err("WhiteIsZero TIFF is not supported".into());
+    let mut tag_u16s = |tag| -> std::result::Result<Vec<u16>, String> {
+        Ok(dec.find_tag(tag).map_err(err)?.and_then(|v| v.into_u16_vec().ok()).unwrap_or_default())
+    };
+    let compression = tag_u16s(Tag::Compression)?.first().copied().unwrap_or(1);
+    if !TIFF_COMPRESSIONS.contains(&compression) {
+        return Err(format!("TIFF compression {compression} is not supported"));
     }
-    let associated_alpha = dec
-        .find_tag(Tag::ExtraSamples)
-        .map_err(err)?
-        .and_then(|v| v.into_u16_vec().ok())
-        .is_some_and(|v| v.first() == Some(&1));
-    let orientation = dec.find_tag(Tag::Orientation).map_err(err)?.and_then(|v| v.into_u16().ok());
+    match tag_u16s(Tag::PhotometricInterpretation)?.first() {
+        Some(0) => return Err("WhiteIsZero TIFF is not supported".into()),
+        Some(3) => return Err("palette TIFF is not supported".into()),
+        _ => {}
+    }
+    let unassociated_alpha = tag_u16s(Tag::ExtraSamples)?.first() == Some(&2);
+    let orientation = tag_u16s(Tag::Orientation)?.first().copied();
+    let color = dec.colortype().map_err(err)?;
     let data = dec.read_image().map_err(err)?;
-    let n = width as usize * height as usize;
-    let colour_page = !matches!(color, T::Gray(_));
-    // The reference reads `.tif` names with IMREAD_UNCHANGED: colour pages keep their raw 16-bit samples
-    // (then `>> 8`, alpha not premultiplied); grey pages fall back to IMREAD_COLOR. Both paths rotate.
-    let unchanged = unchanged_path && colour_page;
-    let (channels, premultiply) = match color {
-        T::Gray(8 | 16) => (1, false),
-        T::RGB(8 | 16) => (3, false),
-        T::RGBA(8 | 16) => (4, !associated_alpha),
-        T::CMYK(8) => (4, false),
+    let (w, h) = (width as usize, height as usize);
+    let out = match color {
+        T::Gray(1) => match data {
+            DecodingResult::U8(packed) => unpack_bilevel(&packed, w, h)?,
+            _ => return Err("unexpected bilevel TIFF data".into()),
+        },
+        T::Gray(8 | 16) => grey_tiff(data, 1, w * h)?,
+        T::GrayA(8 | 16) | T::Multiband { bit_depth: 8 | 16, num_samples: 2 } => grey_tiff(data, 2, w * h)?,
+        T::RGB(8 | 16) | T::RGBA(8 | 16) | T::CMYK(8) => {
+            let raw16 = unchanged_path && matches!(data, DecodingResult::U16(_));
+            let samples = match data {
+                DecodingResult::U8(v) => v,
+                DecodingResult::U16(v) if raw16 => v.iter().map(|&s| (s >> 8) as u8).collect(),
+                DecodingResult::U16(v) => v.iter().map(|&s| ((u32::from(s) + 128) / 257) as u8).collect(),
+                _ => return Err("unsupported TIFF sample type".into()),
+            };
+            let premultiply = unassociated_alpha && !raw16;
+            colour_tiff(&samples, color, premultiply, w * h)?
+        }
         other => return Err(format!("unsupported TIFF sample layout {other:?}")),
     };
-    let samples: Vec<u8> = match data {
-        DecodingResult::U8(v) => v,
-        DecodingResult::U16(v) if unchanged => v.iter().map(|&s| (s >> 8) as u8).collect(),
-        DecodingResult::U16(v) => v.iter().map(|&s| ((u32::from(s) + 128) / 257) as u8).collect(),
+    Ok((rgb(w, h, out), orientation))
+}
+
+fn grey_tiff(data: tiff::decoder::DecodingResult, channels: usize, n: usize) -> std::result::Result<Vec<u8>, String> {
+    use tiff::decoder::DecodingResult;
+    let grey: Vec<u8> = match data {
+        DecodingResult::U8(v) => v.iter().step_by(channels).copied().collect(),
+        DecodingResult::U16(v) => v.iter().step_by(channels).map(|&s| (s >> 8) as u8).collect(),
         _ => return Err("unsupported TIFF sample type".into()),
     };
+    if grey.len() != n {
+        return Err("TIFF data is shorter than its declared size".into());
+    }
+    Ok(grey.iter().flat_map(|&g| [g, g, g]).collect())
+}
+
+/// 1-bit rows, most significant bit first, each row padded to a byte; 1 is white.
+fn unpack_bilevel(packed: &[u8], w: usize, h: usize) -> std::result::Result<Vec<u8>, String> {
+    let row_bytes = w.div_ceil(8);
+    if packed.len() < row_bytes * h {
+        return Err("TIFF data is shorter than its declared size".into());
+    }
+    let mut out = Vec::with_capacity(w * h * 3);
+    for row in packed.chunks_exact(row_bytes).take(h) {
+        for x in 0..w {
+            let v = if row[x / 8] >> (7 - x % 8) & 1 == 1 { 255 } else { 0 };
+            out.extend_from_slice(&[v, v, v]);
+        }
+    }
+    Ok(out)
+}
+
+fn colour_tiff(
+    samples: &[u8],
+    color: tiff::ColorType,
+    premultiply: bool,
+    n: usize,
+) -> std::result::Result<Vec<u8>, String> {
+    let channels = if matches!(color, tiff::ColorType::RGB(_)) { 3 } else { 4 };
     if samples.len() != n * channels {
         return Err("TIFF data is shorter than its declared size".into());
     }
-    let is_cmyk = matches!(color, T::CMYK(_));
-    let premultiply = premultiply && !(unchanged && matches!(color, T::RGBA(16)));
+    let is_cmyk = matches!(color, tiff::ColorType::CMYK(_));
     let mut out = Vec::with_capacity(n * 3);
     for px in samples.chunks_exact(channels) {
-        match channels {
-            1 => out.extend_from_slice(&[px[0], px[0], px[0]]),
-            _ if is_cmyk => {
-                let k = 255 - u32::from(px[3]);
-                out.extend(px[..3].iter().map(|&c| (k * (255 - u32::from(c)) / 255) as u8));
-            }
-            _ if premultiply => {
-                let a = u32::from(px[3]);
-                out.extend(px[..3].iter().map(|&c| ((u32::from(c) * a + 127) / 255) as u8));
-            }
-            _ => out.extend_from_slice(&px[..3]),
+        if is_cmyk {
+            let k = 255 - u32::from(px[3]);
+            out.extend(px[..3].iter().map(|&c| (k * (255 - u32::from(c)) / 255) as u8));
+        } else if premultiply {
+            let a = u32::from(px[3]);
+            out.extend(px[..3].iter().map(|&c| ((u32::from(c) * a + 127) / 255) as u8));
+        } else {
+            out.extend_from_slice(&px[..3]);
         }
     }
-    Ok((rgb(width as usize, height as usize, out), orientation))
+    Ok(out)
 }
 
 // ----------------------------------------------------------------------------------------------------- GIF
