@@ -1,1 +1,0 @@
-//! Image decoding (as `cv2.imread` does it) and the reference's letterbox.
