@@ -8,6 +8,7 @@
 pub mod clip;
 pub mod error;
 pub mod image;
+pub mod mask;
 pub mod model;
 pub mod output;
 pub mod postprocess;

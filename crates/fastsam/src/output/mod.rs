@@ -1,1 +1,7 @@
 //! What users take away: COCO RLE, polygons, overlays and cut-outs.
+
+pub mod annotations;
+pub mod cutout;
+pub mod overlay;
+pub mod png;
+pub mod rle;

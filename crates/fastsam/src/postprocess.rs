@@ -1,1 +1,0 @@
-//! From raw network outputs to boxes, scores and masks, exactly as the reference post-processes.
