@@ -1,0 +1,338 @@
+//! ONNX Runtime through the `ort` crate, loaded at run time (`load-dynamic`): finding the shared library,
+//! initialising it once, and a small session wrapper that speaks [`Tensor`].
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use ort::environment::Environment;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
+use ort::session::Session;
+use ort::value::{TensorRef, ValueType};
+
+use crate::{Error, Result, Tensor};
+
+/// Where the ONNX Runtime library was loaded from, once it has been.
+static ENVIRONMENT: OnceLock<std::result::Result<(Environment, PathBuf), String>> = OnceLock::new();
+
+/// The environment variable naming the ONNX Runtime shared library explicitly (the `ort` crate's own convention).
+pub const DYLIB_ENV: &str = "ORT_DYLIB_PATH";
+
+/// Loads ONNX Runtime on first use (see [`library_candidates`] for the search order) and returns the path of
+/// the library in use. Later calls return the same outcome, failure included.
+pub fn init() -> Result<&'static Path> {
+    environment().map(|(_, path)| path.as_path())
+}
+
+fn environment() -> Result<&'static (Environment, PathBuf)> {
+    ENVIRONMENT.get_or_init(load_first_candidate).as_ref().map_err(|e| Error::Runtime(e.clone()))
+}
+
+fn load_first_candidate() -> std::result::Result<(Environment, PathBuf), String> {
+    let mut tried = Vec::new();
+    for candidate in library_candidates() {
+        match ort::init_from(&candidate.path) {
+            Ok(builder) => {
+                let env = builder.with_name("fastsam").build().map_err(|e| {
+                    format!("{} loaded but its environment could not be created: {e}", candidate.path.display())
+                })?;
+                tracing::debug!(path = %candidate.path.display(), "ONNX Runtime loaded");
+                return Ok((env, candidate.path));
+            }
+            Err(e) => {
+                if candidate.origin == Origin::EnvVar {
+                    tracing::warn!("{DYLIB_ENV}={}: {e}; searching elsewhere", candidate.path.display());
+                }
+                tried.push(format!("  {} ({}): {e}", candidate.path.display(), candidate.origin.describe()));
+            }
+        }
+    }
+    let tried = if tried.is_empty() { "  (no candidate library file found)".to_string() } else { tried.join("\n") };
+    Err(format!(
+        "the ONNX Runtime shared library ({}) was not found or could not be loaded.\nTried:\n{tried}\n\
+         Searched: ${DYLIB_ENV}, the executable's directory, .cache/onnxruntime/onnxruntime/capi in the current \
+         and executable directories and their parents, the Python `onnxruntime` package, and system library \
+         directories.\nFix: `python3 -m pip install onnxruntime` (or run tools/setup-ort.sh in the fastsam \
+         repository), or set {DYLIB_ENV}=/path/to/{}",
+        library_file_name(),
+        library_file_name()
+    ))
+}
+
+/// How a library candidate was found (for messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    EnvVar,
+    ExecutableDir,
+    RepoCache,
+    Python,
+    System,
+}
+
+impl Origin {
+    fn describe(self) -> &'static str {
+        match self {
+            Origin::EnvVar => DYLIB_ENV,
+            Origin::ExecutableDir => "next to the executable",
+            Origin::RepoCache => ".cache/onnxruntime",
+            Origin::Python => "Python onnxruntime package",
+            Origin::System => "system library directory",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub path: PathBuf,
+    pub origin: Origin,
+}
+
+/// `libonnxruntime.so` / `libonnxruntime.dylib` / `onnxruntime.dll`.
+fn library_file_name() -> String {
+    format!("{}onnxruntime{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
+}
+
+/// Whether a file name is the ONNX Runtime library itself, possibly versioned (`libonnxruntime.so.1.20.0`,
+/// `libonnxruntime.1.20.0.dylib`), and not one of its provider plug-ins (`libonnxruntime_providers_*.so`).
+fn is_library_name(name: &str) -> bool {
+    let base = library_file_name();
+    let stem = format!("{}onnxruntime.", std::env::consts::DLL_PREFIX);
+    name == base
+        || name.strip_prefix(&base).is_some_and(|rest| rest.starts_with('.'))
+        || (name.starts_with(&stem) && name.ends_with(std::env::consts::DLL_SUFFIX))
+}
+
+/// The library file in `dir`, preferring the unversioned name, else the highest-sorting versioned one.
+fn library_in(dir: &Path) -> Option<PathBuf> {
+    let exact = dir.join(library_file_name());
+    if exact.is_file() {
+        return Some(exact);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_str().is_some_and(is_library_name))
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// Every place ONNX Runtime is looked for, in order: `$ORT_DYLIB_PATH`; the running executable's directory;
+/// `.cache/onnxruntime/onnxruntime/capi/` (where `tools/setup-ort.sh` installs it) in the current directory,
+/// the executable's directory and all their parents; the `capi/` directory of the Python `onnxruntime`
+/// package (`python3` on `PATH`); `$LD_LIBRARY_PATH` and the usual system library directories. Only existing
+/// files are listed, except an explicit `$ORT_DYLIB_PATH`, which is always tried first.
+pub fn library_candidates() -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut push = |path: PathBuf, origin: Origin| {
+        if !out.iter().any(|c| c.path == path) {
+            out.push(Candidate { path, origin });
+        }
+    };
+    if let Some(p) = std::env::var_os(DYLIB_ENV).filter(|p| !p.is_empty()) {
+        push(PathBuf::from(p), Origin::EnvVar);
+    }
+    let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
+    if let Some(p) = exe_dir.as_deref().and_then(library_in) {
+        push(p, Origin::ExecutableDir);
+    }
+    let starts = [std::env::current_dir().ok(), exe_dir];
+    for start in starts.iter().flatten() {
+        for dir in start.ancestors() {
+            if let Some(p) = library_in(&dir.join(".cache/onnxruntime/onnxruntime/capi")) {
+                push(p, Origin::RepoCache);
+            }
+        }
+    }
+    if let Some(p) = python_package_dir().and_then(|d| library_in(&d.join("capi"))) {
+        push(p, Origin::Python);
+    }
+    for dir in system_library_dirs() {
+        if let Some(p) = library_in(&dir) {
+            push(p, Origin::System);
+        }
+    }
+    out
+}
+
+/// The installed Python `onnxruntime` package directory, if `python3` can import it.
+fn python_package_dir() -> Option<PathBuf> {
+    let python = if cfg!(windows) { "python" } else { "python3" };
+    let out = std::process::Command::new(python)
+        .args(["-c", "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let dir = String::from_utf8(out.stdout).ok()?;
+    Some(PathBuf::from(dir.trim()))
+}
+
+fn system_library_dirs() -> Vec<PathBuf> {
+    let var = if cfg!(target_os = "macos") { "DYLD_LIBRARY_PATH" } else { "LD_LIBRARY_PATH" };
+    let mut dirs: Vec<PathBuf> = std::env::var_os(var).map(|v| std::env::split_paths(&v).collect()).unwrap_or_default();
+    let arch_dir = format!("/usr/lib/{}-linux-gnu", std::env::consts::ARCH);
+    for d in ["/usr/local/lib", "/usr/local/lib64", "/usr/lib", "/usr/lib64", arch_dir.as_str(), "/opt/homebrew/lib"] {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs
+}
+
+/// Session options.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Threads inside one operator; `None` = every available core.
+    pub intra_threads: Option<usize>,
+    /// Write the model as optimised by ONNX Runtime to this file when the session is created.
+    pub optimized_model_path: Option<PathBuf>,
+}
+
+/// Name and shape of a session input or output; `None` marks a dynamic dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoInfo {
+    pub name: String,
+    pub shape: Vec<Option<usize>>,
+}
+
+/// One ONNX Runtime session over fp32 tensors. `run` may be called from several threads; calls are serialised
+/// (each one already uses every intra-op thread).
+pub struct Engine {
+    session: Mutex<Session>,
+    inputs: Vec<IoInfo>,
+    outputs: Vec<IoInfo>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("inputs", &self.inputs).field("outputs", &self.outputs).finish()
+    }
+}
+
+fn runtime_err(context: &str) -> impl Fn(ort::Error<SessionBuilder>) -> Error + '_ {
+    move |e| Error::Runtime(format!("{context}: {e}"))
+}
+
+impl Engine {
+    /// A session over a serialized ONNX model.
+    pub fn from_bytes(model: &[u8], options: &EngineOptions) -> Result<Self> {
+        let mut builder = Self::builder(options)?;
+        let session = builder
+            .commit_from_memory(model)
+            .map_err(|e| Error::Runtime(format!("cannot create a session from the model: {e}")))?;
+        Self::wrap(session)
+    }
+
+    /// A session over an `.onnx` file.
+    pub fn from_file(path: &Path, options: &EngineOptions) -> Result<Self> {
+        let mut builder = Self::builder(options)?;
+        let session = builder
+            .commit_from_file(path)
+            .map_err(|e| Error::checkpoint(path, format!("ONNX Runtime cannot load this model: {e}")))?;
+        Self::wrap(session)
+    }
+
+    fn builder(options: &EngineOptions) -> Result<SessionBuilder> {
+        let (env, _) = environment()?;
+        let threads = options
+            .intra_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+        let builder = Session::builder(env)
+            .map_err(|e| Error::Runtime(format!("cannot create session options: {e}")))?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(runtime_err("optimisation level"))?
+            .with_intra_threads(threads)
+            .map_err(runtime_err("intra-op threads"))?;
+        let builder = match &options.optimized_model_path {
+            Some(p) => builder.with_optimized_model_path(p).map_err(runtime_err("optimised model path"))?,
+            None => builder,
+        };
+        Self::with_accelerators(builder)
+    }
+
+    #[cfg(feature = "cuda")]
+    fn with_accelerators(builder: SessionBuilder) -> Result<SessionBuilder> {
+        // Registration failure (no GPU, CPU-only library) falls back to the CPU provider with a logged warning.
+        builder
+            .with_execution_providers([ort::ep::CUDA::default().build()])
+            .map_err(runtime_err("CUDA execution provider"))
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    fn with_accelerators(builder: SessionBuilder) -> Result<SessionBuilder> {
+        Ok(builder)
+    }
+
+    fn wrap(session: Session) -> Result<Self> {
+        let info = |outlets: &[ort::value::Outlet]| -> Vec<IoInfo> {
+            outlets
+                .iter()
+                .map(|o| IoInfo {
+                    name: o.name().to_string(),
+                    shape: match o.dtype() {
+                        ValueType::Tensor { shape, .. } => shape.iter().map(|&d| usize::try_from(d).ok()).collect(),
+                        _ => Vec::new(),
+                    },
+                })
+                .collect()
+        };
+        let inputs = info(session.inputs());
+        let outputs = info(session.outputs());
+        Ok(Engine { session: Mutex::new(session), inputs, outputs })
+    }
+
+    pub fn inputs(&self) -> &[IoInfo] {
+        &self.inputs
+    }
+
+    pub fn outputs(&self) -> &[IoInfo] {
+        &self.outputs
+    }
+
+    /// Runs the model on `inputs` (in the order of [`Engine::inputs`]) and returns every output (in the
+    /// order of [`Engine::outputs`]) as fp32.
+    pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        if inputs.len() != self.inputs.len() {
+            return Err(Error::Runtime(format!(
+                "the model takes {} inputs, {} given",
+                self.inputs.len(),
+                inputs.len()
+            )));
+        }
+        let mut values = Vec::with_capacity(inputs.len());
+        for (info, t) in self.inputs.iter().zip(inputs) {
+            let view = TensorRef::from_array_view((t.shape.clone(), t.data.as_slice()))
+                .map_err(|e| Error::Runtime(format!("input {}: {e}", info.name)))?;
+            values.push((info.name.as_str(), view));
+        }
+        let mut session = self.session.lock().map_err(|_| Error::Runtime("a previous run panicked".into()))?;
+        let outputs = session.run(values).map_err(|e| Error::Runtime(format!("inference failed: {e}")))?;
+        self.outputs
+            .iter()
+            .map(|info| {
+                let (shape, data) = outputs[info.name.as_str()]
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| Error::Runtime(format!("output {}: {e}", info.name)))?;
+                let shape = shape.iter().map(|&d| d as usize).collect();
+                Ok(Tensor::new(shape, data.to_vec()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_names_are_recognised() {
+        if cfg!(target_os = "linux") {
+            assert!(is_library_name("libonnxruntime.so"));
+            assert!(is_library_name("libonnxruntime.so.1.31.1"));
+            assert!(!is_library_name("libonnxruntime_providers_shared.so"));
+            assert!(!is_library_name("libonnxruntime.so-backup"));
+        }
+    }
+}
