@@ -181,11 +181,17 @@ impl Mask {
         let mut cols = vec![0u64; 64 * rwords];
         let mut block = [0u64; 64];
         for k in 0..self.stride {
-            cols.fill(0);
             for rb in 0..rwords {
-                for (i, slot) in block.iter_mut().enumerate() {
-                    let r = rb * 64 + i;
-                    *slot = if r < rows { self.bits[r * self.stride + k] } else { 0 };
+                let n = (rows - rb * 64).min(64);
+                let mut any = 0u64;
+                for (i, slot) in block.iter_mut().enumerate().take(n) {
+                    *slot = self.bits[(rb * 64 + i) * self.stride + k];
+                    any |= *slot;
+                }
+                block[n..].fill(0);
+                if any == 0 {
+                    (0..64).for_each(|c| cols[c * rwords + rb] = 0);
+                    continue;
                 }
                 transpose64(&mut block);
                 for (c, &word) in block.iter().enumerate() {

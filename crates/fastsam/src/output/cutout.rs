@@ -20,3 +20,25 @@ pub fn cutout(image: &RgbImage, masks: &[&Mask]) -> Result<Option<RgbaImage>> {
     });
     Ok(Some(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crops_to_the_union_and_clears_the_rest() {
+        let image = RgbImage::from_fn(6, 5, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let mut a = vec![0u8; 30];
+        a[6 + 1] = 1; // (1, 1)
+        let mut b = vec![0u8; 30];
+        b[3 * 6 + 4] = 1; // (4, 3)
+        let (ma, mb) = (Mask::from_full(6, 5, &a).unwrap(), Mask::from_full(6, 5, &b).unwrap());
+        let out = cutout(&image, &[&ma, &mb]).unwrap().unwrap();
+        assert_eq!(out.dimensions(), (4, 3));
+        assert_eq!(out.get_pixel(0, 0).0, [1, 1, 7, 255]);
+        assert_eq!(out.get_pixel(3, 2).0, [4, 3, 7, 255]);
+        assert_eq!(out.get_pixel(1, 1).0, [0, 0, 0, 0]);
+        assert!(cutout(&image, &[&Mask::empty(6, 5)]).unwrap().is_none());
+        assert!(cutout(&image, &[&Mask::empty(5, 5)]).is_err());
+    }
+}

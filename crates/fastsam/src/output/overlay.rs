@@ -59,3 +59,33 @@ pub fn overlay(image: &RgbImage, masks: &[&Mask]) -> Result<RgbImage> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_inside_outlines_the_border_and_keeps_the_rest() {
+        let image = RgbImage::from_pixel(7, 7, image::Rgb([100, 100, 100]));
+        let mut px = vec![0u8; 49];
+        for y in 1..6 {
+            for x in 1..6 {
+                px[y * 7 + x] = 1;
+            }
+        }
+        let m = Mask::from_full(7, 7, &px).unwrap();
+        let out = overlay(&image, &[&m]).unwrap();
+        let c = color(0);
+        let fill = c.map(|v| (100.0 * (1.0 - ALPHA) + v as f32 * ALPHA).round() as u8);
+        let line = c.map(|v| (v as f32 * OUTLINE_SHADE).round() as u8);
+        assert_eq!(out.get_pixel(3, 3).0, fill);
+        assert_eq!(out.get_pixel(1, 3).0, line);
+        assert_eq!(out.get_pixel(3, 5).0, line);
+        assert_eq!(out.get_pixel(0, 0).0, [100, 100, 100]);
+        assert_ne!(color(0), color(1));
+        // PNG round trip.
+        let png = crate::output::png::encode_rgb(&out).unwrap();
+        let back = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert_eq!(back, out);
+    }
+}

@@ -122,35 +122,53 @@ impl Window {
     }
 }
 
-/// Resizes `src` (a window of the resize's input) for output rows `rows` and columns `cols`, calling
-/// `emit(row, values)` once per output row, in order. `offset` (rows, cols) is added to the weights' source
-/// indices to address `src` (the crop origin in `scale_masks`). `src` must cover every source index read.
+/// One resize call: its input window, the crop offset and weights, and the kernel computing the channel.
+pub(crate) struct Resize<'a> {
+    /// A window of the resize's input; must cover every source index read.
+    pub src: &'a Window,
+    /// (rows, cols) added to the weights' source indices to address `src` (the crop origin in `scale_masks`).
+    pub offset: (usize, usize),
+    pub wy: &'a AxisWeights,
+    pub wx: &'a AxisWeights,
+    pub kernel: Kernel,
+}
+
+/// Sign codes of samples and cells: a cell (the 2×2 samples an output pixel blends) is the AND of its samples'
+/// codes, so it is `POSITIVE` or `NEGATIVE` only when all four samples are.
+const POSITIVE: u8 = 1;
+const NEGATIVE: u8 = 2;
+
+/// Magnitude above which a sample's sign survives any convex blend: with weights >= 0 summing to ~1, the
+/// largest weighted term is >= ~0.24 · 1e-30, far from underflow, and rounding never flips a sign.
+const SURE: f32 = 1e-30;
+
+/// `POSITIVE`/`NEGATIVE` for finite samples clearly away from 0, else 0.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn resize(
-    src: &Window,
-    offset: (usize, usize),
-    wy: &AxisWeights,
-    wx: &AxisWeights,
-    kernel: Kernel,
-    rows: Range<usize>,
-    cols: Range<usize>,
-    mut emit: impl FnMut(usize, &[f32]),
-) {
-    // Column taps relative to the window.
-    let taps: Vec<(usize, usize, f32, f32)> = cols
-        .clone()
-        .map(|x| (wx.i0[x] + offset.1 - src.c0, wx.i1[x] + offset.1 - src.c0, wx.l0[x], wx.l1[x]))
-        .collect();
-    let n = taps.len();
-    let mut out = vec![0f32; n];
-    match kernel {
-        Kernel::Generic => {
+fn sign_code(v: f32) -> u8 {
+    u8::from(v > SURE && v <= f32::MAX) | (u8::from((-f32::MAX..-SURE).contains(&v)) << 1)
+}
+
+impl Resize<'_> {
+    /// Window-relative column taps of output columns `cols`.
+    #[inline(always)]
+    fn taps(&self, cols: &Range<usize>) -> Vec<(usize, usize, f32, f32)> {
+        let (wx, off, c0) = (self.wx, self.offset.1, self.src.c0);
+        cols.clone().map(|x| (wx.i0[x] + off - c0, wx.i1[x] + off - c0, wx.l0[x], wx.l1[x])).collect()
+    }
+
+    /// Output rows `rows` × columns `cols`, one row at a time, in order: `emit(row, values)`.
+    #[inline(always)]
+    pub fn rows(&self, rows: Range<usize>, cols: Range<usize>, mut emit: impl FnMut(usize, &[f32])) {
+        let (src, wy) = (self.src, self.wy);
+        let taps = self.taps(&cols);
+        let n = taps.len();
+        let mut out = vec![0f32; n];
+        if self.kernel == Kernel::Generic {
             // Each output row blends two x-interpolated source rows; rows only move forward, so two cached
             // rows compute every source row once.
             let mut cache = [(usize::MAX, vec![0f32; n]), (usize::MAX, vec![0f32; n])];
             for y in rows {
-                let (a, b) = (wy.i0[y] + offset.0, wy.i1[y] + offset.0);
+                let (a, b) = (wy.i0[y] + self.offset.0, wy.i1[y] + self.offset.0);
                 let sa = fill_cached(&mut cache, a, b, src, &taps);
                 let sb = fill_cached(&mut cache, b, a, src, &taps);
                 let (h0, h1) = (wy.l0[y], wy.l1[y]);
@@ -160,25 +178,133 @@ pub(crate) fn resize(
                 }
                 emit(y, &out);
             }
-        }
-        Kernel::ChannelsLastVector | Kernel::ChannelsLastScalar => {
-            let vector = kernel == Kernel::ChannelsLastVector;
+        } else {
+            let vector = self.kernel == Kernel::ChannelsLastVector;
             for y in rows {
-                let (ra, rb) = (src.row(wy.i0[y] + offset.0), src.row(wy.i1[y] + offset.0));
+                let (ra, rb) = (src.row(wy.i0[y] + self.offset.0), src.row(wy.i1[y] + self.offset.0));
                 let (h0, h1) = (wy.l0[y], wy.l1[y]);
-                for (o, &(i0, i1, w0, w1)) in out.iter_mut().zip(&taps) {
-                    let (w00, w01, w10, w11) = (h0 * w0, h0 * w1, h1 * w0, h1 * w1);
-                    let (x00, x01, x10, x11) = (ra[i0], ra[i1], rb[i0], rb[i1]);
-                    *o = if vector {
-                        x00.mul_add(w00, x01.mul_add(w01, x11.mul_add(w11, x10 * w10)))
-                    } else {
-                        x11.mul_add(w11, x10.mul_add(w10, x00.mul_add(w00, x01 * w01)))
-                    };
+                if vector {
+                    out.iter_mut().zip(&taps).for_each(|(o, &t)| *o = channels_last::<true>(ra, rb, h0, h1, t));
+                } else {
+                    out.iter_mut().zip(&taps).for_each(|(o, &t)| *o = channels_last::<false>(ra, rb, h0, h1, t));
                 }
                 emit(y, &out);
             }
         }
     }
+
+    /// The value `rows` computes at one output pixel, computed alone.
+    #[inline(always)]
+    fn pixel(&self, ra: &[f32], rb: &[f32], h0: f32, h1: f32, tap: (usize, usize, f32, f32)) -> f32 {
+        if self.kernel == Kernel::Generic {
+            let (i0, i1, w0, w1) = tap;
+            let t0 = ra[i0].mul_add(w0, ra[i1] * w1);
+            let t1 = rb[i0].mul_add(w0, rb[i1] * w1);
+            t0.mul_add(h0, t1 * h1)
+        } else if self.kernel == Kernel::ChannelsLastVector {
+            channels_last::<true>(ra, rb, h0, h1, tap)
+        } else {
+            channels_last::<false>(ra, rb, h0, h1, tap)
+        }
+    }
+
+    /// Sets bit `x - cols.start` of row `y - rows.start` (`stride` words per row in `words`) where the output is
+    /// `> 0`. Blends of four samples of one clear sign have that sign, so only cells with mixed or tiny samples
+    /// are computed, pixel by pixel; the rest is filled by runs. `words` must be zeroed.
+    #[inline(always)]
+    pub fn threshold(&self, rows: Range<usize>, cols: Range<usize>, words: &mut [u64], stride: usize) {
+        let (src, wy, wx) = (self.src, self.wy, self.wx);
+        let codes: Vec<u8> = src.data.iter().map(|&v| sign_code(v)).collect();
+        let code_row = |r: usize| &codes[(r - src.r0) * src.cols..(r - src.r0 + 1) * src.cols];
+        let taps = self.taps(&cols);
+        // Cell columns (window-relative left sample of each pair) spanned by the output columns, and the first
+        // output column (relative to cols.start) of each.
+        let (cmin, cmax) = (taps[0].0, taps[taps.len() - 1].0);
+        let mut first_x = vec![taps.len(); cmax - cmin + 2];
+        for (x, t) in taps.iter().enumerate().rev() {
+            first_x[t.0 - cmin] = x;
+        }
+        for c in (0..cmax - cmin + 1).rev() {
+            first_x[c] = first_x[c].min(first_x[c + 1]);
+        }
+        // The right sample of the last input column is itself.
+        let last_col = wx.input - 1 + self.offset.1 - src.c0;
+        let mut cells = vec![0u8; cmax - cmin + 1];
+        let mut runs: Vec<(usize, usize, u8)> = Vec::new();
+        let mut runs_row = usize::MAX;
+        for y in rows.clone() {
+            let (a, b) = (wy.i0[y] + self.offset.0, wy.i1[y] + self.offset.0);
+            if runs_row != a {
+                let (ca, cb) = (code_row(a), code_row(b));
+                let pairs = (cmax + 1).min(last_col) - cmin;
+                for (c, cell) in cells.iter_mut().enumerate().take(pairs) {
+                    let i = cmin + c;
+                    *cell = ca[i] & ca[i + 1] & cb[i] & cb[i + 1];
+                }
+                if cmax == last_col {
+                    cells[cmax - cmin] = ca[cmax] & cb[cmax];
+                }
+                runs.clear();
+                for (c, &cell) in cells.iter().enumerate() {
+                    match runs.last_mut() {
+                        Some(last) if last.2 == cell => last.1 = c + 1,
+                        _ => runs.push((c, c + 1, cell)),
+                    }
+                }
+                runs_row = a;
+            }
+            let (ra, rb) = (src.row(a), src.row(b));
+            let (h0, h1) = (wy.l0[y], wy.l1[y]);
+            let r = y - rows.start;
+            let dst = &mut words[r * stride..(r + 1) * stride];
+            for &(cs, ce, cell) in &runs {
+                let (xa, xb) = (first_x[cs], first_x[ce]);
+                match cell {
+                    NEGATIVE => {}
+                    POSITIVE => set_bits(dst, xa, xb),
+                    _ => {
+                        for (x, &tap) in (xa..xb).zip(&taps[xa..xb]) {
+                            if self.pixel(ra, rb, h0, h1, tap) > 0.0 {
+                                dst[x / 64] |= 1 << (x % 64);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The channels-last kernel's value from rows `ra`, `rb` with row weights `h0`, `h1` and a column tap, in its
+/// vector loop (`VECTOR`) or its scalar remainder loop.
+#[inline(always)]
+fn channels_last<const VECTOR: bool>(ra: &[f32], rb: &[f32], h0: f32, h1: f32, tap: (usize, usize, f32, f32)) -> f32 {
+    let (i0, i1, w0, w1) = tap;
+    let (w00, w01, w10, w11) = (h0 * w0, h0 * w1, h1 * w0, h1 * w1);
+    let (x00, x01, x10, x11) = (ra[i0], ra[i1], rb[i0], rb[i1]);
+    if VECTOR {
+        x00.mul_add(w00, x01.mul_add(w01, x11.mul_add(w11, x10 * w10)))
+    } else {
+        x11.mul_add(w11, x10.mul_add(w10, x00.mul_add(w00, x01 * w01)))
+    }
+}
+
+/// Sets bits `[a, b)`.
+#[inline(always)]
+fn set_bits(words: &mut [u64], a: usize, b: usize) {
+    if a >= b {
+        return;
+    }
+    let (wa, wb) = (a / 64, (b - 1) / 64);
+    let lo = !0u64 << (a % 64);
+    let hi = !0u64 >> (63 - (b - 1) % 64);
+    if wa == wb {
+        words[wa] |= lo & hi;
+        return;
+    }
+    words[wa] |= lo;
+    words[wa + 1..wb].fill(!0);
+    words[wb] |= hi;
 }
 
 /// Slot of `cache` holding source row `r` x-interpolated, computing it into the slot not holding `keep`.

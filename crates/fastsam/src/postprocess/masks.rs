@@ -5,7 +5,10 @@
 //! original image (`F.interpolate(size=(h, w))`), thresholds `> 0` and zeroes everything outside the box
 //! (`x1 <= col < x2`, `y1 <= row < y2` on float boxes). Bilinear resizing is local, so the values inside the box
 //! only depend on a window of logits: this module walks the window chain backwards (box → cropped map → f-map →
-//! prototype window), computes just those logits and upsamples just the box, streaming rows into bits.
+//! prototype window), computes just those logits and the f-map window, then thresholds the box: output pixels
+//! whose four source samples share a clear sign get that sign without being computed (a convex blend cannot
+//! change it), so only cells along the mask's edges are upsampled, pixel by pixel, with the exact formula.
+//! `MaskDecoder::logits` gives the full fp32 values for tests.
 //!
 //! Bit-exactness needs the reference's kernels, which depend on torch's thread count (`torch_threads`):
 //! - the matmul is MKL sgemm (K = 32, sequential over k). Rows computed by its main kernel use FMA
@@ -16,7 +19,7 @@
 //!   with 1 torch thread (or any chunk, when the image's h + w <= 128) goes through the channels-last bilinear
 //!   kernel, whose rounding also depends on the mask's channel within the chunk (see `bilinear`).
 
-use super::bilinear::{resize, AxisWeights, Kernel, Window};
+use super::bilinear::{AxisWeights, Kernel, Resize, Window};
 use crate::mask::{words_for, Mask};
 use crate::{Error, Result, Tensor};
 use std::ops::Range;
@@ -137,24 +140,16 @@ impl<'a> MaskDecoder<'a> {
         let Some((rows, cols)) = self.crop_region(bbox) else { return Mask::empty(w, h) };
         let stride = words_for(cols.len());
         let mut words = vec![0u64; stride * rows.len()];
-        let r0 = rows.start;
-        let c0 = cols.start as u32;
-        let r1 = rows.end as u32;
-        let c1 = cols.end as u32;
-        self.upsample(index, coeffs, rows, cols, |y, values| {
-            let dst = &mut words[(y - r0) * stride..(y - r0 + 1) * stride];
-            for (word, chunk) in dst.iter_mut().zip(values.chunks(64)) {
-                *word = chunk.iter().enumerate().fold(0u64, |acc, (i, &v)| acc | u64::from(v > 0.0) << i);
-            }
-        });
-        Mask::from_region(w, h, [c0, r0 as u32, c1, r1], stride, &words)
+        let region = [cols.start as u32, rows.start as u32, cols.end as u32, rows.end as u32];
+        self.run(index, coeffs, rows, cols, Output::Bits { words: &mut words, stride });
+        Mask::from_region(w, h, region, stride, &words)
     }
 
     /// The reference's fp32 logits (before `> 0`) of detection `index` at full resolution over `rows` × `cols`
     /// (inside the image), row-major. For tests and diagnostics.
     pub fn logits(&self, index: usize, coeffs: &[f32], rows: Range<usize>, cols: Range<usize>) -> Vec<f32> {
         let mut out = Vec::with_capacity(rows.len() * cols.len());
-        self.upsample(index, coeffs, rows, cols, |_, values| out.extend_from_slice(values));
+        self.run(index, coeffs, rows, cols, Output::Logits(&mut out));
         out
     }
 
@@ -169,46 +164,27 @@ impl<'a> MaskDecoder<'a> {
         (!cols.is_empty() && !rows.is_empty()).then_some((rows, cols))
     }
 
-    fn upsample(
-        &self,
-        index: usize,
-        coeffs: &[f32],
-        rows: Range<usize>,
-        cols: Range<usize>,
-        emit: impl FnMut(usize, &[f32]),
-    ) {
+    /// Computes detection `index`'s output `rows` × `cols` into `out`, in a copy of the code compiled for
+    /// AVX2+FMA when the CPU has them.
+    fn run(&self, index: usize, coeffs: &[f32], rows: Range<usize>, cols: Range<usize>, out: Output) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the copy is compiled for (checked just above).
-            unsafe { self.upsample_avx2(index, coeffs, rows, cols, emit) };
+            unsafe { self.run_avx2(index, coeffs, rows, cols, out) };
             return;
         }
-        self.upsample_impl(index, coeffs, rows, cols, emit)
+        self.run_impl(index, coeffs, rows, cols, out)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn upsample_avx2(
-        &self,
-        index: usize,
-        coeffs: &[f32],
-        rows: Range<usize>,
-        cols: Range<usize>,
-        emit: impl FnMut(usize, &[f32]),
-    ) {
-        self.upsample_impl(index, coeffs, rows, cols, emit)
+    unsafe fn run_avx2(&self, index: usize, coeffs: &[f32], rows: Range<usize>, cols: Range<usize>, out: Output) {
+        self.run_impl(index, coeffs, rows, cols, out)
     }
 
-    /// Walks the window chain backwards from output `rows` × `cols` and runs it forwards.
+    /// Walks the window chain backwards from output `rows` × `cols`, computes the f-map window forwards.
     #[inline(always)]
-    fn upsample_impl(
-        &self,
-        index: usize,
-        coeffs: &[f32],
-        rows: Range<usize>,
-        cols: Range<usize>,
-        emit: impl FnMut(usize, &[f32]),
-    ) {
+    fn run_impl(&self, index: usize, coeffs: &[f32], rows: Range<usize>, cols: Range<usize>, out: Output) {
         let (channels, channel) = self.chunk_channel(index);
         let k2 = Kernel::select(channels, channel, self.h, self.w, self.threads);
         let (wy2, wx2) = &self.stage2[kernel_slot(k2)];
@@ -223,10 +199,15 @@ impl<'a> MaskDecoder<'a> {
             let (wy1, wx1) = &self.stage1[kernel_slot(k1)];
             let proto = self.logits_window(index, coeffs, wy1.source_span(&frows), wx1.source_span(&fcols));
             let mut data = Vec::with_capacity(frows.len() * fcols.len());
-            resize(&proto, (0, 0), wy1, wx1, k1, frows.clone(), fcols.clone(), |_, v| data.extend_from_slice(v));
+            let stage1 = Resize { src: &proto, offset: (0, 0), wy: wy1, wx: wx1, kernel: k1 };
+            stage1.rows(frows.clone(), fcols.clone(), |_, v| data.extend_from_slice(v));
             Window { r0: frows.start, c0: fcols.start, rows: frows.len(), cols: fcols.len(), data }
         };
-        resize(&fmap, (self.crop_top, self.crop_left), wy2, wx2, k2, rows, cols, emit);
+        let stage2 = Resize { src: &fmap, offset: (self.crop_top, self.crop_left), wy: wy2, wx: wx2, kernel: k2 };
+        match out {
+            Output::Bits { words, stride } => stage2.threshold(rows, cols, words, stride),
+            Output::Logits(values) => stage2.rows(rows, cols, |_, v| values.extend_from_slice(v)),
+        }
     }
 
     /// `coeffs @ proto` over a window of the prototype grid, accumulated as the reference's sgemm does.
@@ -236,10 +217,11 @@ impl<'a> MaskDecoder<'a> {
         let mut data = vec![0f32; nr * nc];
         let fused = self.fused_matmul(index);
         let plane = self.mh * self.mw;
-        for (j, &c) in coeffs.iter().enumerate().take(self.nm) {
-            let p = &self.proto[j * plane..(j + 1) * plane];
-            for (r, acc) in rows.clone().zip(data.chunks_exact_mut(nc)) {
-                let src = &p[r * self.mw + cols.start..r * self.mw + cols.end];
+        // Row by row, so the accumulators stay in L1 while the 32 prototype rows stream past.
+        for (r, acc) in rows.clone().zip(data.chunks_exact_mut(nc)) {
+            let start = r * self.mw + cols.start;
+            for (j, &c) in coeffs.iter().enumerate().take(self.nm) {
+                let src = &self.proto[j * plane + start..j * plane + start + nc];
                 if fused {
                     acc.iter_mut().zip(src).for_each(|(a, &v)| *a = c.mul_add(v, *a));
                 } else {
@@ -249,6 +231,14 @@ impl<'a> MaskDecoder<'a> {
         }
         Window { r0: rows.start, c0: cols.start, rows: nr, cols: nc, data }
     }
+}
+
+/// What to make of the last resize.
+enum Output<'a> {
+    /// Bits `> 0`, row-major, `stride` words per row (zeroed).
+    Bits { words: &'a mut [u64], stride: usize },
+    /// The fp32 values, row-major, appended.
+    Logits(&'a mut Vec<f32>),
 }
 
 fn gcd(a: usize, b: usize) -> usize {
