@@ -3,9 +3,11 @@
 pub mod decode;
 pub mod onnx;
 pub mod runtime;
+pub mod seg_model;
 mod torch_nn;
 pub mod yolov8_seg;
 
 pub use decode::HeadLayout;
 pub use runtime::{Engine, EngineOptions};
+pub use seg_model::{SegModel, SegOutput};
 pub use yolov8_seg::SegGraph;

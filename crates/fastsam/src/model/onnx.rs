@@ -24,7 +24,11 @@ mod wire {
         out.push(v as u8);
     }
 
-    fn key(out: &mut Vec<u8>, field: u32, wire_type: u8) {
+    pub fn varint_len(v: u64) -> usize {
+        (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    }
+
+    pub fn key(out: &mut Vec<u8>, field: u32, wire_type: u8) {
         varint(out, (u64::from(field) << 3) | u64::from(wire_type));
     }
 
@@ -96,22 +100,56 @@ impl TensorProto {
         TensorProto { name: name.into(), dims, data: TensorData::I64(values) }
     }
 
-    fn encode(&self, out: &mut Vec<u8>) {
+    /// Every field but `raw_data`.
+    fn encode_header(&self, out: &mut Vec<u8>) {
         wire::packed_ints(out, 1, &self.dims);
         match &self.data {
-            TensorData::F32(v) => {
-                wire::int(out, 2, i64::from(ELEM_FLOAT));
-                wire::string(out, 8, &self.name);
-                // raw_data is little-endian by definition, whatever the host.
-                let raw: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-                wire::bytes(out, 9, &raw);
-            }
+            TensorData::F32(_) => wire::int(out, 2, i64::from(ELEM_FLOAT)),
             TensorData::I64(v) => {
                 wire::int(out, 2, i64::from(ELEM_INT64));
-                wire::string(out, 8, &self.name);
                 wire::packed_ints(out, 7, v);
             }
         }
+        wire::string(out, 8, &self.name);
+    }
+
+    fn raw_len(&self) -> usize {
+        match &self.data {
+            TensorData::F32(v) => 4 * v.len(),
+            TensorData::I64(_) => 0,
+        }
+    }
+
+    /// The encoded header and the length of the `raw_data` field (key and length prefix included).
+    fn parts(&self) -> (Vec<u8>, usize) {
+        let mut header = Vec::new();
+        self.encode_header(&mut header);
+        let raw = self.raw_len();
+        (header, if raw > 0 { 1 + wire::varint_len(raw as u64) + raw } else { 0 })
+    }
+
+    /// Writes this tensor as embedded message `field`. Weights are written once, straight into `out`: the
+    /// message length is computed up front instead of encoding into a scratch buffer.
+    fn encode_as_field(&self, out: &mut Vec<u8>, field: u32) {
+        let (header, raw_field) = self.parts();
+        wire::key(out, field, 2);
+        wire::varint(out, (header.len() + raw_field) as u64);
+        out.extend_from_slice(&header);
+        if let (TensorData::F32(v), true) = (&self.data, raw_field > 0) {
+            wire::key(out, 9, 2);
+            wire::varint(out, self.raw_len() as u64);
+            // raw_data is little-endian by definition, whatever the host.
+            out.reserve(self.raw_len());
+            for x in v {
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+    }
+
+    fn field_len(&self) -> usize {
+        let (header, raw_field) = self.parts();
+        let body = header.len() + raw_field;
+        1 + wire::varint_len(body as u64) + body
     }
 }
 
@@ -144,7 +182,7 @@ impl AttrValue {
                 3
             }
             AttrValue::Tensor(t) => {
-                wire::message(out, 5, |b| t.encode(b));
+                t.encode_as_field(out, 5);
                 4
             }
             AttrValue::Floats(v) => {
@@ -273,19 +311,30 @@ pub struct Graph {
 }
 
 impl Graph {
-    fn encode(&self, out: &mut Vec<u8>) {
+    /// Every field but the initializers (small).
+    fn encode_structure(&self, out: &mut Vec<u8>) {
         for n in &self.nodes {
             wire::message(out, 1, |b| n.encode(b));
         }
         wire::string(out, 2, &self.name);
-        for t in &self.initializers {
-            wire::message(out, 5, |b| t.encode(b));
-        }
         for v in &self.inputs {
             wire::message(out, 11, |b| v.encode(b));
         }
         for v in &self.outputs {
             wire::message(out, 12, |b| v.encode(b));
+        }
+    }
+
+    fn encode_as_field(&self, out: &mut Vec<u8>, field: u32) {
+        let mut structure = Vec::new();
+        self.encode_structure(&mut structure);
+        let body = structure.len() + self.initializers.iter().map(TensorProto::field_len).sum::<usize>();
+        out.reserve(body + 16);
+        wire::key(out, field, 2);
+        wire::varint(out, body as u64);
+        out.extend_from_slice(&structure);
+        for t in &self.initializers {
+            t.encode_as_field(out, 5);
         }
     }
 }
@@ -301,22 +350,14 @@ pub struct Model {
 impl Model {
     /// The serialized `ModelProto`, ready for ONNX Runtime or a `.onnx` file.
     pub fn encode(&self) -> Vec<u8> {
-        let payload: usize = self.graph.initializers.iter().map(|t| 8 * tensor_len(t)).sum();
-        let mut out = Vec::with_capacity(payload + 64 * 1024);
+        let mut out = Vec::new();
         wire::int(&mut out, 1, IR_VERSION);
         wire::string(&mut out, 2, &self.producer);
         wire::string(&mut out, 3, env!("CARGO_PKG_VERSION"));
-        wire::message(&mut out, 7, |b| self.graph.encode(b));
+        self.graph.encode_as_field(&mut out, 7);
         // OperatorSetIdProto { domain = "" (default), version }
         wire::message(&mut out, 8, |b| wire::int(b, 2, self.opset));
         out
-    }
-}
-
-fn tensor_len(t: &TensorProto) -> usize {
-    match &t.data {
-        TensorData::F32(v) => v.len(),
-        TensorData::I64(v) => v.len(),
     }
 }
 
@@ -619,6 +660,11 @@ mod tests {
         wire::int(&mut out, 1, -1);
         assert_eq!(out.len(), 11);
         assert_eq!(read_varint(&out, 1), Some((u64::MAX, 11)));
+        for v in [0u64, 1, 127, 128, 16_383, 16_384, u64::MAX] {
+            let mut out = Vec::new();
+            wire::varint(&mut out, v);
+            assert_eq!(wire::varint_len(v), out.len(), "{v}");
+        }
     }
 
     #[test]
