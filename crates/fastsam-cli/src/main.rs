@@ -1,6 +1,8 @@
 //! `fastsam`: a thin command-line front end over the `fastsam` library.
 
 mod args;
+mod inspect;
+mod segment;
 
 use anyhow::Result;
 use clap::Parser;
@@ -29,8 +31,8 @@ fn init_logging(verbose: u8) {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Segment(_args) => anyhow::bail!("segment: not wired yet"),
-        Command::Inspect(_args) => anyhow::bail!("inspect: not wired yet"),
+        Command::Segment(args) => segment::run(args),
+        Command::Inspect(args) => inspect::run(args),
         Command::Clip(ClipCommand::Tokens { .. }) => anyhow::bail!("clip tokens: not wired yet"),
     }
 }

@@ -11,10 +11,16 @@ pub mod image;
 pub mod mask;
 pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod postprocess;
 pub mod prompt;
+pub mod segmentation;
 pub mod tensor;
 pub mod weights;
 
 pub use error::{Error, Result};
+pub use image::RgbImage;
+pub use pipeline::{FastSam, SegmentOptions};
+pub use prompt::{BoxPrompt, PointLabel, PointMode, PointPrompt, Prompt};
+pub use segmentation::{Segmentation, Selection};
 pub use tensor::Tensor;

@@ -1,20 +1,21 @@
 //! The pixels of some masks on a transparent background, cropped to their union's bounding box.
 
+use crate::image::RgbImage;
 use crate::mask::Mask;
 use crate::{Error, Result};
-use image::{RgbImage, RgbaImage};
+use image::RgbaImage;
 
 /// An RGBA image of `image`'s pixels under the union of `masks` (opaque) and transparent black elsewhere,
 /// cropped to the union's bounding box; `None` when the union is empty.
 pub fn cutout(image: &RgbImage, masks: &[&Mask]) -> Result<Option<RgbaImage>> {
-    let (w, h) = image.dimensions();
+    let (w, h) = (image.width, image.height);
     let union = Mask::union(w, h, masks.iter().copied())
         .map_err(|e| Error::invalid("cut-out", format!("masks do not fit the {w}x{h} image: {e}")))?;
     let Some([x0, y0, x1, y1]) = union.bbox() else { return Ok(None) };
     let mut out = RgbaImage::new(x1 - x0, y1 - y0);
     union.for_each_run(|y, start, end| {
         for x in start..end {
-            let [r, g, b] = image.get_pixel(x, y).0;
+            let [r, g, b] = image.pixel(x, y);
             out.put_pixel(x - x0, y - y0, image::Rgba([r, g, b, 255]));
         }
     });
@@ -27,7 +28,8 @@ mod tests {
 
     #[test]
     fn crops_to_the_union_and_clears_the_rest() {
-        let image = RgbImage::from_fn(6, 5, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let data = (0..5u8).flat_map(|y| (0..6u8).flat_map(move |x| [x, y, 7])).collect();
+        let image = RgbImage::new(6, 5, data).unwrap();
         let mut a = vec![0u8; 30];
         a[6 + 1] = 1; // (1, 1)
         let mut b = vec![0u8; 30];

@@ -1,7 +1,8 @@
 //! PNG files for overlays and cut-outs.
 
+use crate::image::RgbImage;
 use crate::{Error, Result};
-use image::{codecs::png::PngEncoder, ExtendedColorType, ImageEncoder, RgbImage, RgbaImage};
+use image::{codecs::png::PngEncoder, ExtendedColorType, ImageEncoder, RgbaImage};
 use std::path::Path;
 
 fn encode(width: u32, height: u32, data: &[u8], color: ExtendedColorType) -> Result<Vec<u8>> {
@@ -13,7 +14,7 @@ fn encode(width: u32, height: u32, data: &[u8], color: ExtendedColorType) -> Res
 }
 
 pub fn encode_rgb(img: &RgbImage) -> Result<Vec<u8>> {
-    encode(img.width(), img.height(), img.as_raw(), ExtendedColorType::Rgb8)
+    encode(img.width, img.height, &img.data, ExtendedColorType::Rgb8)
 }
 
 pub fn encode_rgba(img: &RgbaImage) -> Result<Vec<u8>> {

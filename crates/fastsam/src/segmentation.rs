@@ -1,0 +1,220 @@
+//! The result of "segment everything" and prompt selection over it.
+//!
+//! Selection follows Ultralytics `FastSAMPredictor.prompt` exactly (the reference): boxes pick, per box, the
+//! mask with the best box–mask IoU; points keep the masks that contain any foreground point and none of the
+//! background points (only background points: every mask containing none of them); the kinds are united and
+//! the result keeps the segmentation's order. `PointMode::Merge` instead follows the FastSAM authors' original
+//! `point_prompt`: masks sorted by area (largest first) are painted into one mask, a foreground point adding a
+//! mask that contains it, a background point erasing it.
+
+use crate::mask::Mask;
+use crate::output::annotations::{Annotation, AnnotationFile, ImageInfo};
+use crate::postprocess::{Detection, Detections};
+use crate::prompt::{BoxPrompt, PointLabel, PointMode, PointPrompt, Prompt};
+use crate::{Error, Result};
+
+/// Every object found in one image: boxes, scores and masks in the reference's order (score descending).
+#[derive(Debug, Clone)]
+pub struct Segmentation {
+    detections: Detections,
+}
+
+/// Masks chosen by a prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    /// Indices into [`Segmentation::objects`], ascending (the reference's order).
+    pub indices: Vec<usize>,
+    /// With [`PointMode::Merge`]: the one merged mask (united with any box/text selection) and the best
+    /// score among the objects painted into it.
+    pub merged: Option<(Mask, f32)>,
+}
+
+impl Segmentation {
+    pub fn new(detections: Detections) -> Self {
+        Segmentation { detections }
+    }
+
+    pub fn width(&self) -> u32 {
+        self.detections.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.detections.height
+    }
+
+    /// The objects: adjusted box, score and mask each.
+    pub fn objects(&self) -> &[Detection] {
+        &self.detections.items
+    }
+
+    pub fn len(&self) -> usize {
+        self.detections.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.detections.items.is_empty()
+    }
+
+    /// The masks selected by `prompt`. Text phrases need a CLIP model and are rejected here.
+    pub fn select(&self, prompt: &Prompt) -> Result<Selection> {
+        prompt.validate()?;
+        if !prompt.texts.is_empty() {
+            return Err(Error::invalid("prompt", "text phrases need a CLIP model (not available in this build)"));
+        }
+        let mut chosen = vec![false; self.len()];
+        if self.is_empty() {
+            return Ok(Selection { indices: Vec::new(), merged: None });
+        }
+        for b in &prompt.boxes {
+            chosen[self.best_box_match(b)] = true;
+        }
+        let mut painted = None;
+        if !prompt.points.is_empty() {
+            match prompt.point_mode {
+                PointMode::Reference => {
+                    for (c, hit) in chosen.iter_mut().zip(self.point_hits(&prompt.points)) {
+                        *c |= hit;
+                    }
+                }
+                PointMode::Merge => painted = Some(self.merged_point_mask(&prompt.points)?),
+            }
+        }
+        let indices: Vec<usize> = (0..self.len()).filter(|&i| chosen[i]).collect();
+        let merged = match painted {
+            Some((m, painted)) => {
+                let others = indices.iter().map(|&i| &self.objects()[i].mask);
+                let mask = Mask::union(self.width(), self.height(), std::iter::once(&m).chain(others))?;
+                let score = painted.iter().chain(&indices).map(|&i| self.objects()[i].score).fold(0.0f32, f32::max);
+                Some((mask, score))
+            }
+            None => None,
+        };
+        Ok(Selection { indices, merged })
+    }
+
+    /// The reference's box rule: box corners truncated to integers and clipped to the image; IoU of the box
+    /// area with each mask (`inter / (box_area + mask_area - inter)` in f32); first best mask wins. A NaN
+    /// ratio (empty box over an empty-in-box mask with zero union) counts as the maximum, as `torch.argmax` does.
+    fn best_box_match(&self, b: &BoxPrompt) -> usize {
+        let (w, h) = (i64::from(self.width()), i64::from(self.height()));
+        let x1 = trunc_i32(b.x1).clamp(0, w);
+        let y1 = trunc_i32(b.y1).clamp(0, h);
+        let x2 = trunc_i32(b.x2).clamp(0, w);
+        let y2 = trunc_i32(b.y2).clamp(0, h);
+        let box_area = (y2 - y1) * (x2 - x1);
+        let mut best = (0usize, f32::NEG_INFINITY);
+        for (k, d) in self.objects().iter().enumerate() {
+            let inter = if x1 < x2 && y1 < y2 {
+                d.mask.count_in_rect(x1 as u32, y1 as u32, x2 as u32, y2 as u32) as i64
+            } else {
+                0
+            };
+            let union = box_area + d.mask.area() as i64 - inter;
+            let ratio = inter as f32 / union as f32;
+            if ratio.is_nan() {
+                return k;
+            }
+            if ratio > best.1 {
+                best = (k, ratio);
+            }
+        }
+        best.0
+    }
+
+    /// The reference's point rule for every mask.
+    fn point_hits(&self, points: &[PointPrompt]) -> Vec<bool> {
+        let coords: Vec<(u32, u32)> = points.iter().map(|p| self.clip_point(p)).collect();
+        let all_background = points.iter().all(|p| p.label == PointLabel::Background);
+        self.objects()
+            .iter()
+            .map(|d| {
+                let mut fg = all_background;
+                let mut bg = false;
+                for (p, &(x, y)) in points.iter().zip(&coords) {
+                    if d.mask.get(x, y) {
+                        match p.label {
+                            PointLabel::Foreground => fg = true,
+                            PointLabel::Background => bg = true,
+                        }
+                    }
+                }
+                fg && !bg
+            })
+            .collect()
+    }
+
+    /// The FastSAM authors' `point_prompt`: one mask, painted largest mask first; also the objects painted in.
+    fn merged_point_mask(&self, points: &[PointPrompt]) -> Result<(Mask, Vec<usize>)> {
+        let (w, h) = (self.width(), self.height());
+        let coords: Vec<(u32, u32)> = points.iter().map(|p| self.clip_point(p)).collect();
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        // Python's sort is stable: equal areas keep their segmentation order.
+        order.sort_by_key(|&i| std::cmp::Reverse(self.objects()[i].mask.area()));
+        let mut canvas = vec![0u8; w as usize * h as usize];
+        let mut painted = Vec::new();
+        for i in order {
+            let mask = &self.objects()[i].mask;
+            for (p, &(x, y)) in points.iter().zip(&coords) {
+                if mask.get(x, y) {
+                    let value = u8::from(p.label == PointLabel::Foreground);
+                    if value == 1 {
+                        painted.push(i);
+                    }
+                    mask.for_each_run(|row, a, b| {
+                        let base = row as usize * w as usize;
+                        canvas[base + a as usize..base + b as usize].fill(value);
+                    });
+                }
+            }
+        }
+        Ok((Mask::from_full(w, h, &canvas)?, painted))
+    }
+
+    /// Points truncated toward zero and clipped to the last row/column, as the reference does.
+    fn clip_point(&self, p: &PointPrompt) -> (u32, u32) {
+        let x = (p.x.trunc() as i64).clamp(0, i64::from(self.width()) - 1);
+        let y = (p.y.trunc() as i64).clamp(0, i64::from(self.height()) - 1);
+        (x as u32, y as u32)
+    }
+
+    /// SA-1B-style annotations of every object.
+    pub fn annotations(&self, file_name: &str) -> AnnotationFile {
+        AnnotationFile::from_detections(file_name, &self.detections)
+    }
+
+    /// SA-1B-style annotations of a selection: the selected objects (ids renumbered from 0, as the reference's
+    /// `result[idx]`), or the one merged mask scored by the best object it contains.
+    pub fn selection_annotations(&self, selection: &Selection, file_name: &str) -> AnnotationFile {
+        let image = ImageInfo { file_name: file_name.to_string(), width: self.width(), height: self.height() };
+        let annotations = match &selection.merged {
+            Some((mask, score)) => {
+                let score = *score;
+                mask.bbox()
+                    .map(|[x1, y1, x2, y2]| {
+                        let d = Detection {
+                            bbox: [x1 as f32, y1 as f32, x2 as f32, y2 as f32],
+                            raw_bbox: [x1 as f32, y1 as f32, x2 as f32, y2 as f32],
+                            score,
+                            class: 0,
+                            anchor: 0,
+                            mask: mask.clone(),
+                        };
+                        vec![Annotation::from_detection(0, &d)]
+                    })
+                    .unwrap_or_default()
+            }
+            None => {
+                let items: Vec<Detection> =
+                    selection.indices.iter().map(|&i| self.detections.items[i].clone()).collect();
+                let subset = Detections { width: self.width(), height: self.height(), items };
+                return AnnotationFile::from_detections(file_name, &subset);
+            }
+        };
+        AnnotationFile { image, annotations }
+    }
+}
+
+/// `torch.as_tensor(v, dtype=torch.int32)`: truncation toward zero; out-of-range values saturate here.
+fn trunc_i32(v: f64) -> i64 {
+    i64::from(v.trunc().clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32)
+}
