@@ -1,5 +1,7 @@
 //! `fastsam inspect`: what a checkpoint holds, read as data (nothing in it is executed).
 
+use std::io::Write;
+
 use anyhow::Result;
 use fastsam::weights::checkpoint::Checkpoint;
 use fastsam::weights::module::{Attr, Module};
@@ -8,28 +10,29 @@ use crate::args::InspectArgs;
 
 pub fn run(args: InspectArgs) -> Result<()> {
     let ckpt = Checkpoint::load(&args.checkpoint)?;
-    println!("file: {}", args.checkpoint.display());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "file: {}", args.checkpoint.display())?;
     for key in ["date", "version", "license"] {
         if let Some(Attr::Str(v)) = ckpt.meta.get(key) {
-            println!("{key}: {v}");
+            writeln!(out, "{key}: {v}")?;
         }
     }
-    println!("model: {}", ckpt.model.class);
+    writeln!(out, "model: {}", ckpt.model.class)?;
     if let Some(head) = last_layer(&ckpt.model) {
         let fields: Vec<String> = ["nc", "nm", "npr", "reg_max", "nl"]
             .iter()
             .filter_map(|k| head.attr(k).and_then(Attr::as_i64).map(|v| format!("{k}={v}")))
             .collect();
-        println!("head: {} {}", head.kind(), fields.join(" "));
+        writeln!(out, "head: {} {}", head.kind(), fields.join(" "))?;
         if let Some(Attr::Tensor(t)) = head.attr("stride") {
-            println!("strides: {:?}", t.data);
+            writeln!(out, "strides: {:?}", t.data)?;
         }
     }
     let tensors = ckpt.model.named_tensors();
     let params: usize = tensors.iter().map(|(_, t)| t.numel()).sum();
-    println!("tensors: {} ({} values)", tensors.len(), params);
+    writeln!(out, "tensors: {} ({} values)", tensors.len(), params)?;
     for (name, t) in tensors {
-        println!("  {name} {:?}", t.shape);
+        writeln!(out, "  {name} {:?}", t.shape)?;
     }
     Ok(())
 }

@@ -13,6 +13,10 @@ fn main() {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     if let Err(err) = run(cli) {
+        // A closed pipe (`fastsam inspect x.pt | head`) is the reader's choice, not a failure.
+        if err.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            std::process::exit(0);
+        }
         // One clear line (plus causes) instead of a panic or a debug dump.
         eprintln!("error: {err:#}");
         std::process::exit(1);
