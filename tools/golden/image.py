@@ -286,9 +286,10 @@ def resize_cases():
 
 def main():
     SYN.mkdir(parents=True, exist_ok=True)
+    files = synthetic_images()  # before clearing: without cjpeg some files come from the committed ones
     for old in SYN.iterdir():
         old.unlink()
-    for name, data in synthetic_images().items():
+    for name, data in files.items():
         (SYN / name).write_bytes(data)
     entries = []
     sources = [("fixture", p.relative_to(OUT).as_posix(), p) for p in sorted(SYN.iterdir())]

@@ -130,6 +130,12 @@ fn oversized_header_is_refused_before_decoding() {
 }
 
 #[test]
+fn missing_file_is_an_io_error() {
+    let err = fastsam::image::open("/nonexistent/photo.jpg", &DecodeLimits::default()).unwrap_err();
+    assert!(matches!(err, fastsam::Error::Io { .. }) && err.to_string().contains("photo.jpg"), "{err}");
+}
+
+#[test]
 fn broken_files_give_errors_not_panics() {
     let bus = std::fs::read(shared().join("data/images/bus.jpg")).unwrap();
     let cat = std::fs::read(shared().join("data/images/cat.jpg")).unwrap();

@@ -2,17 +2,24 @@
 //! IMREAD_COLOR)`, or for `.tif/.tiff` names `cv2.imdecodemulti(buf, IMREAD_UNCHANGED)[0][..., :3]` with
 //! 16-bit data shifted `>> 8`), OpenCV 5.0.
 //!
-//! What `IMREAD_COLOR` means, measured on opencv-python 5.0.0.93 and reproduced here:
+//! What `IMREAD_COLOR` means, measured on opencv-python 5.0.0.93 and reproduced here (goldens:
+//! tools/golden/image.py):
 //! - the format comes from the content, never from the name;
-//! - EXIF orientation is applied (JPEG APP1, PNG eXIf, WebP EXIF, TIFF Orientation tag);
+//! - EXIF orientation is applied (JPEG APP1, PNG eXIf, WebP EXIF, TIFF Orientation tag, also on the
+//!   `.tif` IMREAD_UNCHANGED path);
 //! - alpha is dropped without compositing (colour values under alpha 0 come through as stored), grey is
-//!   replicated into three channels, palettes are expanded, ICC profiles and PNG gAMA are ignored;
-//! - 16-bit PNG samples keep their high byte (`>> 8`);
-//! - JPEG goes through libjpeg-turbo (mozjpeg here: same code, same bytes), CMYK/YCCK through OpenCV's
-//!   `k - ((255 - c) * k >> 8)` conversion; a JPEG or PNG that ends early is an error, not a partial image;
-//! - TIFF goes through libtiff's RGBA interface (unassociated alpha premultiplied, 16-bit scaled
-//!   `(v + 128) / 257`, CMYK `(255 - k)(255 - c) / 255`);
-//! - GIF: the first frame over the logical screen filled with the background colour.
+//!   replicated into three channels, palettes (and their tRNS) are expanded, ICC profiles and PNG gAMA are
+//!   ignored;
+//! - 16-bit PNG samples keep their high byte (`>> 8`), so 0x80FF gives 0x80;
+//! - JPEG goes through libjpeg-turbo (mozjpeg here: same code, same bytes, arithmetic coding included),
+//!   CMYK/YCCK through OpenCV's `k - ((255 - c) * k >> 8)`; a JPEG or PNG that ends early (even just
+//!   without its EOI/IEND) is an error, not a partial image; corrupt entropy data still decodes;
+//! - TIFF: grey pages are read directly (16-bit `>> 8`, alpha ignored), colour pages through libtiff's
+//!   RGBA interface (16-bit `(v + 128) / 257`, unassociated alpha premultiplied, CMYK
+//!   `(255 - k)(255 - c) / 255`); JPEG-compressed and palette TIFFs are refused (cv2 reads them);
+//! - BMP: 16-bit pixels are widened by shifting (`v5 << 3`), not rescaled;
+//! - GIF: the first frame drawn over the logical screen filled with the background colour (transparent
+//!   pixels show the background). The reference itself treats `.gif` paths as video, not via `imread`.
 
 use std::io::{BufRead, Cursor, Read};
 use std::path::Path;

@@ -102,17 +102,20 @@ impl Letterbox {
     /// The network input for the original image `img`: shape (1, 3, H, W), RGB planes, `u8 as f32 / 255.0`
     /// (a true fp32 division, as `tensor.float().div_(255)`).
     pub fn to_tensor(&self, img: &RgbImage) -> Result<Tensor> {
-        let boxed = self.apply(img)?;
-        let plane = boxed.width as usize * boxed.height as usize;
-        let lut: Vec<f32> = (0..=255u8).map(|v| f32::from(v) / 255.0).collect();
-        let mut data = vec![0f32; plane * 3];
-        let (r, rest) = data.split_at_mut(plane);
-        let (g, b) = rest.split_at_mut(plane);
-        for (i, px) in boxed.data.chunks_exact(3).enumerate() {
-            r[i] = lut[usize::from(px[0])];
-            g[i] = lut[usize::from(px[1])];
-            b[i] = lut[usize::from(px[2])];
+        self.check(img)?;
+        let resized = resize_linear(img, self.new_w, self.new_h);
+        let (w, h) = (self.input_w() as usize, self.input_h() as usize);
+        let lut: [f32; 256] = std::array::from_fn(|v| v as f32 / 255.0);
+        let mut data = vec![lut[usize::from(PAD_VALUE)]; 3 * w * h];
+        let inner = self.new_w as usize;
+        for (c, plane) in data.chunks_exact_mut(w * h).enumerate() {
+            for (y, src) in resized.data.chunks_exact(inner * 3).enumerate() {
+                let start = (y + self.top as usize) * w + self.left as usize;
+                for (dst, px) in plane[start..start + inner].iter_mut().zip(src.chunks_exact(3)) {
+                    *dst = lut[usize::from(px[c])];
+                }
+            }
         }
-        Ok(Tensor::new(vec![1, 3, boxed.height as usize, boxed.width as usize], data))
+        Ok(Tensor::new(vec![1, 3, h, w], data))
     }
 }
