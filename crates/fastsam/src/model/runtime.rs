@@ -28,8 +28,13 @@ fn environment() -> Result<&'static (Environment, PathBuf)> {
 }
 
 fn load_first_candidate() -> std::result::Result<(Environment, PathBuf), String> {
-    let mut tried = Vec::new();
-    for candidate in library_candidates() {
+    let mut tried: Vec<String> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for candidate in SEARCH.iter().flat_map(|stage| stage()) {
+        if seen.contains(&candidate.path) {
+            continue;
+        }
+        seen.push(candidate.path.clone());
         match ort::init_from(&candidate.path) {
             Ok(builder) => {
                 let env = builder.with_name("fastsam").build().map_err(|e| {
@@ -125,35 +130,62 @@ fn library_in(dir: &Path) -> Option<PathBuf> {
 /// files are listed, except an explicit `$ORT_DYLIB_PATH`, which is always tried first.
 pub fn library_candidates() -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
-    let mut push = |path: PathBuf, origin: Origin| {
-        if !out.iter().any(|c| c.path == path) {
-            out.push(Candidate { path, origin });
-        }
-    };
-    if let Some(p) = std::env::var_os(DYLIB_ENV).filter(|p| !p.is_empty()) {
-        push(PathBuf::from(p), Origin::EnvVar);
-    }
-    let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
-    if let Some(p) = exe_dir.as_deref().and_then(library_in) {
-        push(p, Origin::ExecutableDir);
-    }
-    let starts = [std::env::current_dir().ok(), exe_dir];
-    for start in starts.iter().flatten() {
-        for dir in start.ancestors() {
-            if let Some(p) = library_in(&dir.join(".cache/onnxruntime/onnxruntime/capi")) {
-                push(p, Origin::RepoCache);
+    for stage in SEARCH {
+        for c in stage() {
+            if !out.iter().any(|o| o.path == c.path) {
+                out.push(c);
             }
         }
     }
-    if let Some(p) = python_package_dir().and_then(|d| library_in(&d.join("capi"))) {
-        push(p, Origin::Python);
-    }
-    for dir in system_library_dirs() {
-        if let Some(p) = library_in(&dir) {
-            push(p, Origin::System);
-        }
-    }
     out
+}
+
+/// The search, stage by stage, so that loading stops at the first stage that works (asking Python costs a
+/// process start and an import).
+const SEARCH: [fn() -> Vec<Candidate>; 5] =
+    [from_env, beside_executable, in_repo_cache, in_python_package, in_system_dirs];
+
+fn candidate(path: PathBuf, origin: Origin) -> Candidate {
+    Candidate { path, origin }
+}
+
+fn executable_dir() -> Option<PathBuf> {
+    std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf))
+}
+
+fn from_env() -> Vec<Candidate> {
+    std::env::var_os(DYLIB_ENV)
+        .filter(|p| !p.is_empty())
+        .map(|p| candidate(p.into(), Origin::EnvVar))
+        .into_iter()
+        .collect()
+}
+
+fn beside_executable() -> Vec<Candidate> {
+    executable_dir().as_deref().and_then(library_in).map(|p| candidate(p, Origin::ExecutableDir)).into_iter().collect()
+}
+
+fn in_repo_cache() -> Vec<Candidate> {
+    let starts = [std::env::current_dir().ok(), executable_dir()];
+    starts
+        .iter()
+        .flatten()
+        .flat_map(|start| start.ancestors())
+        .filter_map(|dir| library_in(&dir.join(".cache/onnxruntime/onnxruntime/capi")))
+        .map(|p| candidate(p, Origin::RepoCache))
+        .collect()
+}
+
+fn in_python_package() -> Vec<Candidate> {
+    python_package_dir()
+        .and_then(|d| library_in(&d.join("capi")))
+        .map(|p| candidate(p, Origin::Python))
+        .into_iter()
+        .collect()
+}
+
+fn in_system_dirs() -> Vec<Candidate> {
+    system_library_dirs().iter().filter_map(|d| library_in(d)).map(|p| candidate(p, Origin::System)).collect()
 }
 
 /// The installed Python `onnxruntime` package directory, if `python3` can import it.
