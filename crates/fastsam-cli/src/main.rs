@@ -1,6 +1,7 @@
 //! `fastsam`: a thin command-line front end over the `fastsam` library.
 
 mod args;
+mod bench;
 mod inspect;
 mod segment;
 
@@ -37,6 +38,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Segment(args) => segment::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Clip(ClipCommand::Tokens { .. }) => anyhow::bail!("clip tokens: not wired yet"),
     }
 }
