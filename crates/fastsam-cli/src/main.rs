@@ -39,6 +39,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Segment(args) => segment::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::Clip(ClipCommand::Tokens { .. }) => anyhow::bail!("clip tokens: not wired yet"),
+        Command::Clip(ClipCommand::Tokens { text }) => {
+            let ids = fastsam::clip::tokenizer::ClipTokenizer::global().tokenize_unpadded(&text);
+            println!("{}", serde_json::to_string(&ids)?);
+            Ok(())
+        }
     }
 }
