@@ -40,14 +40,28 @@ fn reference_files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .filter_map(|p| {
+            let name = p.to_string_lossy();
+            // Compressed files are read through `read_json`, which takes the uncompressed name.
+            let name = name.strip_suffix(".gz").unwrap_or(&name);
+            name.ends_with(suffix).then(|| PathBuf::from(name))
+        })
         .collect();
     files.sort();
     files
 }
 
+/// Reads `path`, or `path.gz` when only the compressed file is committed.
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> T {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    let text = if path.exists() {
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    } else {
+        let mut text = String::new();
+        let file = std::fs::File::open(&gz).unwrap_or_else(|e| panic!("{}: {e}", gz.display()));
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(file), &mut text).unwrap();
+        text
+    };
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -183,7 +197,7 @@ fn everything_and_prompts_match_the_reference_on_tiny_fixtures() {
         for path in everything {
             let checked = check_everything(&model, &path);
             let prompts = PathBuf::from(path.to_string_lossy().replace(".everything.json", ".prompts.json"));
-            if prompts.exists() {
+            if prompts.exists() || prompts.with_extension("json.gz").exists() {
                 cases += check_prompts(&checked, &prompts);
             }
         }
