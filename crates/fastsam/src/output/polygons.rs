@@ -72,8 +72,7 @@ impl Edges {
         let mut at = start;
         let mut dir: Option<(i64, i64)> = None;
         let mut first: Option<(i64, i64)> = None;
-        loop {
-            let Some(next) = self.take(at, dir) else { break };
+        while let Some(next) = self.take(at, dir) {
             let d = direction(at, next);
             first.get_or_insert(d);
             dir = Some(d);
