@@ -1,8 +1,10 @@
 //! `fastsam`: a thin command-line front end over the `fastsam` library.
 
 mod args;
+mod batch;
 mod inspect;
 mod segment;
+mod weights;
 
 use anyhow::Result;
 use clap::Parser;
@@ -37,6 +39,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Segment(args) => segment::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Weights(command) => weights::run(command),
         Command::Clip(ClipCommand::Tokens { .. }) => anyhow::bail!("clip tokens: not wired yet"),
     }
 }
