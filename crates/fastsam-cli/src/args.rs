@@ -16,12 +16,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the Segment variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Segment images: every object's mask, or the masks selected by prompts.
     Segment(SegmentArgs),
     /// Print what a checkpoint holds: model class, hyper-parameters and every tensor.
     Inspect(InspectArgs),
+    /// Named weights (fastsam-s, fastsam-x, vit-b-32): list, download, verify, locate.
+    #[command(subcommand)]
+    Weights(WeightsCommand),
     /// CLIP helpers.
     #[command(subcommand)]
     Clip(ClipCommand),
@@ -61,12 +66,14 @@ pub struct BenchArgs {
 
 #[derive(Debug, Args)]
 pub struct SegmentArgs {
-    /// Image file(s).
-    #[arg(required = true, value_name = "IMAGE")]
+    /// Image files and/or folders (searched recursively; images are recognised by content, not extension).
+    /// More than one image, or a folder, needs --out.
+    #[arg(required = true, value_name = "IMAGE_OR_DIR")]
     pub inputs: Vec<PathBuf>,
 
-    /// FastSAM model: a path to a .pt checkpoint or an exported .onnx.
-    #[arg(long, short, value_name = "MODEL")]
+    /// FastSAM model: a .pt checkpoint or exported .onnx path, or a name (fastsam-s, fastsam-x) downloaded into
+    /// the cache on first use ($FASTSAM_HOME, else ~/.cache/fastsam). A path that exists wins over a name.
+    #[arg(long, short, value_name = "MODEL", default_value = "fastsam-s")]
     pub model: String,
 
     /// Inference size (long side); rounded up to a multiple of 32 as the reference does.
@@ -85,13 +92,39 @@ pub struct SegmentArgs {
     #[arg(long = "max-det", default_value_t = 300)]
     pub max_det: usize,
 
-    /// Write the SA-1B-style JSON here ("-" = stdout, the default).
-    #[arg(long, value_name = "OUT.json")]
+    /// Batch mode: write DIR/<stem>.json per image (sub-folders of an input folder are mirrored), skipping
+    /// images whose outputs exist unless --overwrite.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Write the SA-1B-style JSON here ("-" = stdout, the default). Single image only.
+    #[arg(long, value_name = "OUT.json", conflicts_with = "out")]
     pub json: Option<PathBuf>,
 
-    /// Write the image with each mask coloured and outlined, as a PNG.
-    #[arg(long, value_name = "OUT.png")]
-    pub overlay: Option<PathBuf>,
+    /// Write the image with each mask coloured and outlined, as a PNG. With --out it takes no value and
+    /// writes DIR/<stem>.overlay.png.
+    #[arg(long, value_name = "OUT.png", num_args = 0..=1)]
+    pub overlay: Option<Option<PathBuf>>,
+
+    /// Write the selected masks' pixels on a transparent background, cropped to their union, as an RGBA PNG
+    /// (nothing when no mask is selected). With --out it takes no value and writes DIR/<stem>.cutout.png.
+    #[arg(long, value_name = "OUT.png", num_args = 0..=1)]
+    pub cutout: Option<Option<PathBuf>>,
+
+    /// Add each mask's COCO polygons ("polygons": [[x1,y1,x2,y2,...], ...], outer contours on pixel corners)
+    /// next to its RLE in the JSON.
+    #[arg(long)]
+    pub polygons: bool,
+
+    /// Write COCO results over all images ([{"image_id", "category_id": 1, "segmentation", "score", "bbox"}],
+    /// loadable with pycocotools' COCO(gt).loadRes) and the image list to OUT.images.json. Image ids are the
+    /// file stems when all are distinct numbers (COCO names like 000000000139.jpg), else 1, 2, ... in order.
+    #[arg(long, value_name = "OUT.json")]
+    pub coco: Option<PathBuf>,
+
+    /// Batch mode: redo images whose outputs already exist.
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
 
     /// Foreground point X,Y or labelled point X,Y,LABEL (1 = foreground, 0 = background). Repeatable.
     #[arg(long = "point", value_name = "X,Y[,LABEL]", value_parser = parse_point, allow_hyphen_values = true)]
@@ -114,6 +147,21 @@ pub struct SegmentArgs {
 pub struct InspectArgs {
     /// Checkpoint file (.pt).
     pub checkpoint: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WeightsCommand {
+    /// Every known name, its file, size and whether it is in the cache.
+    List,
+    /// Download NAME into the cache (verified by SHA-256) and print its path.
+    Pull {
+        /// fastsam-s, fastsam-x or vit-b-32.
+        name: String,
+    },
+    /// Check the SHA-256 of NAME, or of every cached file; a file that does not match is deleted.
+    Verify { name: Option<String> },
+    /// Print where NAME is (or will be) stored.
+    Path { name: String },
 }
 
 #[derive(Debug, Subcommand)]

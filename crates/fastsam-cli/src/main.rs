@@ -2,8 +2,10 @@
 
 mod args;
 mod bench;
+mod batch;
 mod inspect;
 mod segment;
+mod weights;
 
 use anyhow::Result;
 use clap::Parser;
@@ -39,6 +41,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Segment(args) => segment::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Weights(command) => weights::run(command),
         Command::Clip(ClipCommand::Tokens { text }) => {
             let ids = fastsam::clip::tokenizer::ClipTokenizer::global().tokenize_unpadded(&text);
             println!("{}", serde_json::to_string(&ids)?);

@@ -1,21 +1,23 @@
-//! `fastsam segment`: every object's mask, or the masks selected by prompts, as JSON / overlay PNG.
+//! `fastsam segment`: every object's mask, or the masks selected by prompts, as JSON / overlay / cut-out /
+//! COCO results. One image without --out writes where told (JSON to stdout by default); folders and several
+//! images go through [`crate::batch`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use fastsam::image::DecodeLimits;
+use fastsam::image::{DecodeLimits, RgbImage};
 use fastsam::mask::Mask;
 use fastsam::model::EngineOptions;
-use fastsam::output::{overlay, png};
-use fastsam::{FastSam, PointMode, Prompt, SegmentOptions, Selection};
+use fastsam::output::annotations::AnnotationFile;
+use fastsam::output::coco::{self, CocoResults};
+use fastsam::output::{cutout, overlay, png, polygons};
+use fastsam::weights::ModelCache;
+use fastsam::{FastSam, PointMode, Prompt, SegmentOptions, Segmentation, Selection};
 
 use crate::args::SegmentArgs;
 
 pub fn run(args: SegmentArgs) -> Result<()> {
-    if args.inputs.len() > 1 {
-        bail!("segment takes one IMAGE (got {})", args.inputs.len());
-    }
     let options = SegmentOptions {
         imgsz: args.imgsz,
         conf: args.conf,
@@ -31,44 +33,127 @@ pub fn run(args: SegmentArgs) -> Result<()> {
         point_mode: if args.merge { PointMode::Merge } else { PointMode::Reference },
     };
     prompt.validate()?;
+    if let Some(out) = args.out.clone() {
+        return crate::batch::run(&args, &out, options, &prompt);
+    }
+    if args.inputs.len() > 1 || args.inputs[0].is_dir() {
+        bail!("several images or a folder need --out DIR (one JSON per image is written there)");
+    }
+    single(&args, options, &prompt)
+}
 
+fn single(args: &SegmentArgs, options: SegmentOptions, prompt: &Prompt) -> Result<()> {
+    let overlay_path = value_of("--overlay", &args.overlay)?;
+    let cutout_path = value_of("--cutout", &args.cutout)?;
     let model = load_model(&args.model, args.threads)?.with_options(options)?;
     let path = &args.inputs[0];
     let image = fastsam::image::open(path, &DecodeLimits::default())?;
     let segmentation = model.segment(&image).with_context(|| format!("segmenting {}", path.display()))?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let rendered = Rendered::new(&segmentation, prompt, &file_name(path), args.polygons)?;
 
-    let selection = if prompt.is_empty() { None } else { Some(segmentation.select(&prompt)?) };
-    let annotations = match &selection {
-        None => segmentation.annotations(&file_name),
-        Some(s) => segmentation.selection_annotations(s, &file_name),
-    };
-    let masks: Vec<&Mask> = match &selection {
-        None => segmentation.objects().iter().map(|d| &d.mask).collect(),
-        Some(Selection { merged: Some((mask, _)), .. }) => vec![mask],
-        Some(s) => s.indices.iter().map(|&i| &segmentation.objects()[i].mask).collect(),
-    };
-
-    let json = serde_json::to_vec(&annotations)?;
     match args.json.as_deref() {
-        None => write_stdout(&json)?,
-        Some(p) if p == Path::new("-") => write_stdout(&json)?,
-        Some(p) => write_atomically(p, &json)?,
+        None => write_stdout(&rendered.json)?,
+        Some(p) if p == Path::new("-") => write_stdout(&rendered.json)?,
+        Some(p) => write_atomically(p, &rendered.json)?,
     }
-    if let Some(out) = &args.overlay {
-        let picture = overlay::overlay(&image, &masks)?;
-        write_atomically(out, &png::encode_rgb(&picture)?)?;
+    let masks = rendered.masks(&segmentation);
+    if let Some(out) = overlay_path {
+        write_overlay(out, &image, &masks)?;
+    }
+    if let Some(out) = cutout_path {
+        if !write_cutout(out, &image, &masks)? {
+            eprintln!("no mask selected: {} not written", out.display());
+        }
+    }
+    if let Some(out) = &args.coco {
+        let mut results = CocoResults::default();
+        results.add(coco::image_ids(&[stem(path)])[0], &rendered.annotations);
+        write_coco(out, &results)?;
     }
     Ok(())
 }
 
-pub fn load_model(spec: &str, threads: Option<usize>) -> Result<FastSam> {
-    let path = PathBuf::from(spec);
-    if !path.exists() {
-        bail!("model {spec}: no such file (give the path of a FastSAM .pt checkpoint or an exported .onnx)");
+/// The path given to a flag that takes an optional value; a single image needs the value.
+fn value_of<'a>(flag: &str, arg: &'a Option<Option<PathBuf>>) -> Result<Option<&'a Path>> {
+    match arg {
+        None => Ok(None),
+        Some(Some(p)) => Ok(Some(p)),
+        Some(None) => bail!("{flag} needs a file name (OUT.png) for a single image; without one it is for --out DIR"),
     }
+}
+
+/// One image's outputs: the annotations (of every object, or of the prompt's selection) and their JSON.
+pub struct Rendered {
+    pub annotations: AnnotationFile,
+    pub json: Vec<u8>,
+    selection: Option<Selection>,
+}
+
+impl Rendered {
+    pub fn new(segmentation: &Segmentation, prompt: &Prompt, file_name: &str, with_polygons: bool) -> Result<Self> {
+        let selection = if prompt.is_empty() { None } else { Some(segmentation.select(prompt)?) };
+        let annotations = match &selection {
+            None => segmentation.annotations(file_name),
+            Some(s) => segmentation.selection_annotations(s, file_name),
+        };
+        let mut rendered = Rendered { annotations, json: Vec::new(), selection };
+        rendered.json = if with_polygons {
+            let masks = rendered.masks(segmentation);
+            serde_json::to_vec(&polygons::annotations_with_polygons(&rendered.annotations, &masks))?
+        } else {
+            serde_json::to_vec(&rendered.annotations)?
+        };
+        Ok(rendered)
+    }
+
+    /// The masks behind the annotations, in their order.
+    pub fn masks<'a>(&'a self, segmentation: &'a Segmentation) -> Vec<&'a Mask> {
+        match &self.selection {
+            None => segmentation.objects().iter().map(|d| &d.mask).collect(),
+            Some(Selection { merged: Some((mask, _)), .. }) => {
+                if mask.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![mask]
+                }
+            }
+            Some(s) => s.indices.iter().map(|&i| &segmentation.objects()[i].mask).collect(),
+        }
+    }
+}
+
+pub fn write_overlay(path: &Path, image: &RgbImage, masks: &[&Mask]) -> Result<()> {
+    let picture = overlay::overlay(image, masks)?;
+    write_atomically(path, &png::encode_rgb(&picture)?)
+}
+
+/// Writes the cut-out; `false` (nothing written) when no pixel is selected.
+pub fn write_cutout(path: &Path, image: &RgbImage, masks: &[&Mask]) -> Result<bool> {
+    match cutout::cutout(image, masks)? {
+        Some(picture) => write_atomically(path, &png::encode_rgba(&picture)?).map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// The results array to `path`, the image list next to it (`OUT.json` → `OUT.images.json`).
+pub fn write_coco(path: &Path, results: &CocoResults) -> Result<()> {
+    write_atomically(path, &results.results_json())?;
+    write_atomically(&path.with_extension("images.json"), &results.images_json())
+}
+
+pub fn load_model(spec: &str, threads: Option<usize>) -> Result<FastSam> {
+    let cache = ModelCache::from_env()?;
+    let path = cache.resolve(spec, &mut crate::weights::download_bar(spec))?;
     let engine = EngineOptions { intra_threads: threads, ..EngineOptions::default() };
-    Ok(FastSam::load_with(&path, &engine)?)
+    Ok(FastSam::from_model(cache.load_model(&path, &engine)?))
+}
+
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+pub fn stem(path: &Path) -> String {
+    path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<()> {
@@ -80,10 +165,5 @@ fn write_stdout(bytes: &[u8]) -> Result<()> {
 
 /// Writes next to the destination and renames, so a reader never sees a half-written file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().with_context(|| format!("{}: not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    Ok(fastsam::weights::download::write_atomically(path, bytes)?)
 }

@@ -26,6 +26,11 @@ pub enum Error {
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
 
+    /// Weights that could not be downloaded, or a downloaded file that failed verification. `target` is where
+    /// the file belongs; `reason` says what went wrong and what to do about it.
+    #[error("{}: {reason}", target.display())]
+    Download { target: PathBuf, reason: String },
+
     /// An option or prompt outside its valid range.
     #[error("invalid {what}: {reason}")]
     Invalid { what: &'static str, reason: String },

@@ -65,6 +65,11 @@ impl FastSam {
         Ok(FastSam { model: SegModel::load_with(path, engine)?, options: SegmentOptions::default() })
     }
 
+    /// A pipeline around a model already loaded (e.g. through [`crate::weights::ModelCache::load_model`]).
+    pub fn from_model(model: SegModel) -> FastSam {
+        FastSam { model, options: SegmentOptions::default() }
+    }
+
     pub fn with_options(mut self, options: SegmentOptions) -> Result<FastSam> {
         options.validate()?;
         self.options = options;

@@ -69,13 +69,20 @@ impl SegModel {
 
     /// A model from a graph built with [`SegGraph::from_module`].
     pub fn from_graph(graph: &SegGraph, options: &EngineOptions) -> Result<SegModel> {
-        let engine = Engine::from_bytes(&graph.onnx_bytes(), options)?;
-        Ok(SegModel {
-            engine,
-            kind: Kind::Graph(graph.head.clone()),
-            input_channels: graph.input_channels,
-            stride: graph.stride(),
-        })
+        Self::from_onnx_graph_bytes(&graph.onnx_bytes(), graph.head.clone(), graph.input_channels, options)
+    }
+
+    /// A model from the serialized ONNX of a [`SegGraph`] (`onnx_bytes()`) and that graph's `head` and
+    /// `input_channels`, e.g. kept in a cache so a later start skips reading the checkpoint.
+    pub fn from_onnx_graph_bytes(
+        onnx: &[u8],
+        head: HeadLayout,
+        input_channels: usize,
+        options: &EngineOptions,
+    ) -> Result<SegModel> {
+        let engine = Engine::from_bytes(onnx, options)?;
+        let stride = head.strides.iter().fold(0.0f32, |m, &s| m.max(s)).max(32.0) as usize;
+        Ok(SegModel { engine, kind: Kind::Graph(head), input_channels, stride })
     }
 
     fn exported(path: &Path, bytes: &[u8], metadata: &[(String, String)], options: &EngineOptions) -> Result<SegModel> {
