@@ -22,6 +22,8 @@ pub enum Command {
     Segment(SegmentArgs),
     /// Print what a checkpoint holds: model class, hyper-parameters and every tensor.
     Inspect(InspectArgs),
+    /// Serve the HTTP API and the browser editor.
+    Serve(crate::serve::ServeArgs),
     /// CLIP helpers.
     #[command(subcommand)]
     Clip(ClipCommand),

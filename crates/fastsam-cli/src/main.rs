@@ -3,6 +3,7 @@
 mod args;
 mod inspect;
 mod segment;
+mod serve;
 
 use anyhow::Result;
 use clap::Parser;
@@ -37,6 +38,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Segment(args) => segment::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Clip(ClipCommand::Tokens { .. }) => anyhow::bail!("clip tokens: not wired yet"),
     }
 }
