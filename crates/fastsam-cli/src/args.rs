@@ -27,6 +27,38 @@ pub enum Command {
     /// CLIP helpers.
     #[command(subcommand)]
     Clip(ClipCommand),
+    /// Time this implementation (cold start, end to end, segment alone, prompts, peak RSS) as JSON.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Image file(s) to time.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+
+    /// FastSAM checkpoint (.pt) or exported .onnx.
+    #[arg(long, short)]
+    pub model: PathBuf,
+
+    #[arg(long, default_value_t = 1024)]
+    pub imgsz: u32,
+
+    /// Timed runs per image (after one warm-up run).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+
+    /// Point and box prompts timed per run.
+    #[arg(long, default_value_t = 100)]
+    pub prompts: usize,
+
+    /// ONNX Runtime intra-op threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+
+    /// Also write the ONNX graph built from the checkpoint here (for the engine-alone baseline).
+    #[arg(long, value_name = "OUT.onnx")]
+    pub export_graph: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! `fastsam`: a thin command-line front end over the `fastsam` library.
 
 mod args;
+mod bench;
 mod inspect;
 mod segment;
 mod serve;
@@ -39,6 +40,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Segment(args) => segment::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Serve(args) => serve::run(args),
-        Command::Clip(ClipCommand::Tokens { .. }) => anyhow::bail!("clip tokens: not wired yet"),
+        Command::Bench(args) => bench::run(args),
+        Command::Clip(ClipCommand::Tokens { text }) => {
+            let ids = fastsam::clip::tokenizer::ClipTokenizer::global().tokenize_unpadded(&text);
+            println!("{}", serde_json::to_string(&ids)?);
+            Ok(())
+        }
     }
 }

@@ -16,7 +16,13 @@ pub fn run(args: SegmentArgs) -> Result<()> {
     if args.inputs.len() > 1 {
         bail!("segment takes one IMAGE (got {})", args.inputs.len());
     }
-    let options = SegmentOptions { imgsz: args.imgsz, conf: args.conf, iou: args.iou, max_det: args.max_det };
+    let options = SegmentOptions {
+        imgsz: args.imgsz,
+        conf: args.conf,
+        iou: args.iou,
+        max_det: args.max_det,
+        ..SegmentOptions::default()
+    };
     options.validate()?;
     let prompt = Prompt {
         points: args.points.clone(),

@@ -19,11 +19,16 @@ pub struct SegmentOptions {
     pub iou: f32,
     /// Keep at most this many detections.
     pub max_det: usize,
+    /// The thread count of the PyTorch reference to agree with in the last bit: its mask kernels round
+    /// differently with 1 thread than with several, which flips pixels whose logit is within ~1e-6 of 0.
+    /// Default: the cores here, which is what `torch.get_num_threads()` gives on the same machine.
+    pub reference_threads: usize,
 }
 
 impl Default for SegmentOptions {
     fn default() -> Self {
-        SegmentOptions { imgsz: 1024, conf: 0.4, iou: 0.9, max_det: 300 }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        SegmentOptions { imgsz: 1024, conf: 0.4, iou: 0.9, max_det: 300, reference_threads: cores }
     }
 }
 
@@ -96,7 +101,7 @@ impl FastSam {
             conf: self.options.conf,
             iou: f64::from(self.options.iou),
             max_det: self.options.max_det,
-            ..PostprocessConfig::default()
+            torch_threads: self.options.reference_threads.max(1),
         };
         let input_hw = (letterbox.input_h() as usize, letterbox.input_w() as usize);
         let orig_hw = (image.height as usize, image.width as usize);
