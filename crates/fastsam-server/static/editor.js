@@ -228,7 +228,7 @@ async function refreshSelection() {
     state.selection = data;
     drawSelection();
     updatePanel();
-    showLatency(`select ${data.latency_ms.toFixed(1)} ms · round trip ${Math.round(performance.now() - t0)} ms`);
+    showLatency(`select ${data.latency_ms.toFixed(1)} ms · on screen in ${Math.round(performance.now() - t0)} ms`);
   } catch (e) {
     if (seq !== selectSeq) return;
     toast(e.message);
@@ -266,7 +266,7 @@ function updatePanel() {
     const best = Math.max(...sel.annotations.map((a) => a.score));
     const area = sel.annotations.reduce((s, a) => s + a.area, 0);
     box.innerHTML = `<b>${n}</b> mask${n > 1 ? "s" : ""} selected · score <span class="score">${best.toFixed(3)}</span>` +
-      `<div class="muted">${area.toLocaleString()} px</div>`;
+      `<div class="muted">${area.toLocaleString()} px · indices ${sel.indices.join(", ") || "merged"}</div>`;
   }
   $("dl-cutout").disabled = !(sel && sel.indices.length);
   $("dl-json").disabled = !has;
