@@ -50,14 +50,17 @@ before(async () => {
   });
 });
 
+async function stopServer() {
+  if (!server || server.exitCode !== null) return server?.exitCode;
+  server.removeAllListeners("exit");
+  const exited = new Promise((r) => server.once("exit", (code, signal) => r(code ?? signal)));
+  server.kill("SIGTERM");
+  return exited;
+}
+
 after(async () => {
   await context?.close();
-  if (server && server.exitCode === null) {
-    server.removeAllListeners("exit");
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM"); // graceful shutdown path
-    await exited;
-  }
+  await stopServer();
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
@@ -66,7 +69,8 @@ test("upload, masks drawn, click selects a mask", async () => {
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(baseUrl + "/");
-  assert.equal(await page.title(), "FastSAM editor");
+  // On a loaded machine goto can resolve before the page is usable: wait for the editor itself.
+  await page.waitForFunction(() => document.title === "FastSAM editor" && typeof state === "object", null, { timeout: 120_000 });
 
   await page.setInputFiles("#file", image);
   await page.waitForFunction(() => document.getElementById("busy").hidden && state.id, null, { timeout: 300_000 });
@@ -93,7 +97,7 @@ test("upload, masks drawn, click selects a mask", async () => {
   mkdirSync(outDir, { recursive: true });
   // Saved before waiting too, so a failure leaves a picture of what the page showed.
   await page.screenshot({ path: path.join(outDir, "editor.png") });
-  await page.waitForFunction(() => Number(document.getElementById("selection").dataset.count) > 0, null, { timeout: 30_000 });
+  await page.waitForFunction(() => Number(document.getElementById("selection").dataset.count) > 0, null, { timeout: 120_000 });
   const text = await page.textContent("#selection");
   assert.match(text, /selected · score \d\.\d{3}/);
   assert.ok(await page.evaluate(() => canvasHasInk("sel")), "the selection is highlighted");
@@ -101,4 +105,8 @@ test("upload, masks drawn, click selects a mask", async () => {
 
   await page.screenshot({ path: path.join(outDir, "editor.png") });
   assert.deepEqual(errors, []);
+});
+
+test("SIGTERM shuts the server down gracefully", async () => {
+  assert.equal(await stopServer(), 0);
 });
