@@ -21,3 +21,5 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test"
 cargo test --workspace --no-fail-fast
+
+step "editor in a browser (Debian chromium + playwright-core)"; tools/setup-browser.sh >/dev/null; cargo build --quiet -p fastsam-cli; FASTSAM_BIN="$root/target/debug/fastsam" node --test tools/browser-test/editor.test.mjs

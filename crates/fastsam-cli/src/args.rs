@@ -27,6 +27,8 @@ pub enum Command {
     /// Named weights (fastsam-s, fastsam-x, vit-b-32): list, download, verify, locate.
     #[command(subcommand)]
     Weights(WeightsCommand),
+    /// Serve the HTTP API and the browser editor.
+    Serve(crate::serve::ServeArgs),
     /// CLIP helpers.
     #[command(subcommand)]
     Clip(ClipCommand),

@@ -6,6 +6,7 @@ mod batch;
 mod inspect;
 mod segment;
 mod weights;
+mod serve;
 
 use anyhow::Result;
 use clap::Parser;
@@ -40,6 +41,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Segment(args) => segment::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Weights(command) => weights::run(command),
         Command::Clip(ClipCommand::Tokens { text }) => {

@@ -1,0 +1,79 @@
+//! `fastsam serve`: the HTTP API and the browser editor in one process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use fastsam_server::{AppState, ServerConfig, TextModel};
+
+use crate::segment::load_model;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// FastSAM model: a path to a .pt checkpoint or an exported .onnx.
+    #[arg(long, short, value_name = "MODEL")]
+    pub model: String,
+
+    /// CLIP model for text prompts.
+    #[arg(long, value_name = "CLIP")]
+    pub clip: Option<PathBuf>,
+
+    /// Address to listen on (port 0: any free port; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Image cache budget in MiB (decoded pixels plus masks); least recently used images go first.
+    #[arg(long = "cache-mb", default_value_t = 512)]
+    pub cache_mb: u64,
+
+    /// Segmentations allowed to wait for a worker; more get 503 with Retry-After.
+    #[arg(long, default_value_t = 4)]
+    pub queue: usize,
+
+    /// Segmentation workers (ONNX Runtime already uses every core for one).
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+
+    /// Largest upload in MiB.
+    #[arg(long = "max-upload-mb", default_value_t = 20)]
+    pub max_upload_mb: usize,
+
+    /// Largest image in megapixels, refused from its header before decoding.
+    #[arg(long = "max-megapixels", default_value_t = 40)]
+    pub max_megapixels: u64,
+
+    /// Whole-request timeout in seconds.
+    #[arg(long = "timeout-secs", default_value_t = 120)]
+    pub timeout_secs: u64,
+
+    /// ONNX Runtime intra-op threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl ServeArgs {
+    fn config(&self) -> ServerConfig {
+        ServerConfig {
+            max_upload_bytes: self.max_upload_mb.saturating_mul(1024 * 1024),
+            max_pixels: self.max_megapixels.saturating_mul(1_000_000),
+            cache_bytes: self.cache_mb.saturating_mul(1024 * 1024),
+            workers: self.workers.max(1),
+            queue: self.queue,
+            request_timeout: Duration::from_secs(self.timeout_secs.max(1)),
+            ..ServerConfig::default()
+        }
+    }
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let model = load_model(&args.model, args.threads)?;
+    let text = TextModel::load(args.clip.clone())?;
+    let state = AppState::new(model, text, args.config()).context("starting the segmentation workers")?;
+    fastsam_server::run(args.addr, state, |addr| {
+        // Printed whatever the log level: scripts and tests wait for this line to learn the port.
+        eprintln!("fastsam serve: listening on http://{addr}");
+    })
+    .with_context(|| format!("serving on {}", args.addr))
+}
