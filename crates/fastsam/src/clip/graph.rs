@@ -72,7 +72,7 @@ pub fn vision_graph(path: &Path, sd: &BTreeMap<String, Tensor>, cfg: &ClipConfig
     Ok(g.finish("fastsam-rs clip"))
 }
 
-/// `(N, context)` token ids as fp32 (exact below 2^24) → `(N, embed_dim)` unnormalised text features, taken
+/// `(N, L <= context)` token ids as fp32 (exact below 2^24) → `(N, embed_dim)` unnormalised text features, taken
 /// at the first position of the largest id (the end-of-text token), as `x[arange(N), text.argmax(-1)]`.
 pub fn text_graph(path: &Path, sd: &BTreeMap<String, Tensor>, cfg: &ClipConfig) -> Result<Model> {
     let w = Weights { path, sd };
@@ -80,13 +80,23 @@ pub fn text_graph(path: &Path, sd: &BTreeMap<String, Tensor>, cfg: &ClipConfig) 
     let (width, ctx) = (t.width, t.context_length);
     let mut g = GraphBuilder::new("clip_text");
     let n = Dim::param("batch");
-    let tokens = g.input(TOKENS, vec![n.clone(), Dim::Fixed(ctx as i64)]);
+    // The sequence may be cut after the last end-of-text token: with the causal mask, later positions never
+    // reach the pooled one, so positions and mask are sliced to the given length.
+    let tokens = g.input(TOKENS, vec![n.clone(), Dim::param("sequence")]);
     let ids = g.op_named("Cast", "text.ids", &[&tokens], vec![("to", 7i64.into())]);
     let table = g.weight("token_embedding.weight", w.get("token_embedding.weight", &[t.vocab_size, width])?);
     let x = g.op_named("Gather", "text.embedded", &[&table, &ids], vec![("axis", 0i64.into())]);
+    let shape = g.op_named("Shape", "text.shape", &[&tokens], vec![]);
+    let (one, two) = (g.ints("text.seq_start", &[1]), g.ints("text.seq_end", &[2]));
+    let len = g.op_named("Slice", "text.len", &[&shape, &one, &two], vec![]);
+    let len2 = g.concat("text.len2", &[&len, &len], 0);
+    let (zero, zeros, axes2) =
+        (g.ints("text.zero", &[0]), g.ints("text.zeros", &[0, 0]), g.ints("text.axes2", &[0, 1]));
     let pos = g.weight("positional_embedding", w.get("positional_embedding", &[ctx, width])?);
+    let pos = g.op_named("Slice", "text.pos_used", &[&pos, &zero, &len, &zero], vec![]);
     let x = g.add("text.pos", &x, &pos);
     let mask = g.weight("text.causal_mask", &causal_mask(ctx));
+    let mask = g.op_named("Slice", "text.mask_used", &[&mask, &zeros, &len2, &axes2], vec![]);
     let x = transformer(&mut g, &w, "transformer", &x, width, t.layers, t.heads, Some(&mask))?;
     let x = layer_norm(&mut g, &w, "ln_final", &x, width)?;
     // ArgMax keeps the first maximum (select_last_index = 0), as torch.argmax does.

@@ -86,11 +86,12 @@ impl Clip {
         if !missing.is_empty() {
             let ctx = self.config.text.context_length;
             let tokenizer = ClipTokenizer::global();
-            let mut data = Vec::with_capacity(missing.len() * ctx);
-            for t in &missing {
-                data.extend(tokenizer.tokenize(t, ctx, true)?.into_iter().map(|id| id as f32));
-            }
-            let out = self.text.run(&[&Tensor::new(vec![missing.len(), ctx], data)])?;
+            let rows: Vec<Vec<i64>> =
+                missing.iter().map(|t| tokenizer.tokenize(t, ctx, true)).collect::<Result<_>>()?;
+            // Positions after the pooled (first largest) token cannot influence it under the causal mask.
+            let used = rows.iter().map(|r| first_argmax(r) + 1).max().unwrap_or(1);
+            let data = rows.iter().flat_map(|r| r[..used].iter().map(|&id| id as f32)).collect();
+            let out = self.text.run(&[&Tensor::new(vec![missing.len(), used], data)])?;
             let feats = split_normalised(&out[0], self.config.embed_dim)?;
             let mut cache = self.cache()?;
             for (t, f) in missing.iter().zip(feats) {
@@ -128,6 +129,11 @@ impl Clip {
         let out = self.vision.run(&[pixels])?;
         split_normalised(&out[0], self.config.embed_dim)
     }
+}
+
+/// `torch.argmax`: the index of the first largest id.
+fn first_argmax(ids: &[i64]) -> usize {
+    ids.iter().enumerate().fold(0, |best, (i, &v)| if v > ids[best] { i } else { best })
 }
 
 /// Rows of an `(N, D)` output, each divided by its L2 norm (no epsilon, as the reference).

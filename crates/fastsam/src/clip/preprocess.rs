@@ -99,52 +99,86 @@ pub fn preprocess(image: &RgbImage, size: u32) -> Result<Tensor> {
 
 /// PIL `Image.resize((w, h), BICUBIC)` of an RGB image (`ImagingResample`): horizontal pass over the needed rows,
 /// then vertical pass, each in 22-bit fixed point with rounding and clamping to 0..=255; a copy when sizes match.
+///
+/// Pillow 13 runs the vertical pass first for some size combinations (its pass-order heuristic, not yet
+/// reproduced here); [`resize_bicubic_vertical_first`] computes that order.
 pub fn resize_bicubic(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+    resize_in_order(image, width, height, false)
+}
+
+/// [`resize_bicubic`] with the vertical pass first.
+pub fn resize_bicubic_vertical_first(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+    resize_in_order(image, width, height, true)
+}
+
+fn resize_in_order(image: &RgbImage, width: u32, height: u32, vertical_first: bool) -> RgbImage {
     let (iw, ih) = (image.width as usize, image.height as usize);
     let (ow, oh) = (width as usize, height as usize);
+    let need_h = ow != iw;
+    let need_v = oh != ih;
     let horiz = Coeffs::new(iw, ow);
     let vert = Coeffs::new(ih, oh);
-    let mut src: std::borrow::Cow<'_, [u8]> = std::borrow::Cow::Borrowed(&image.data);
-    let mut cur_w = iw;
-    let mut row_offset = 0;
-    if ow != iw {
-        let first = vert.bounds[0].0;
-        let last = vert.bounds[oh - 1].0 + vert.bounds[oh - 1].1;
-        let rows = if oh != ih { first..last } else { 0..ih };
-        row_offset = rows.start;
-        let mut tmp = vec![0u8; rows.len() * ow * 3];
-        for (r, y) in rows.enumerate() {
-            let line = &image.data[y * iw * 3..(y + 1) * iw * 3];
-            let out = &mut tmp[r * ow * 3..(r + 1) * ow * 3];
-            for (xx, (&(min, n), k)) in horiz.bounds.iter().zip(horiz.kernels()).enumerate() {
-                for c in 0..3 {
-                    let mut acc: i64 = 1 << (PRECISION_BITS - 1);
-                    for (j, &kj) in k[..n].iter().enumerate() {
-                        acc += i64::from(line[(min + j) * 3 + c]) * i64::from(kj);
-                    }
-                    out[xx * 3 + c] = clip8(acc);
+    let data = if vertical_first && need_v {
+        let v = vertical_pass(&image.data, iw, &vert, 0);
+        if need_h {
+            horizontal_pass(&v, iw, 0..oh, &horiz)
+        } else {
+            v
+        }
+    } else if need_h {
+        let rows = vert.bounds[0].0..vert.bounds[oh - 1].0 + vert.bounds[oh - 1].1;
+        let rows = if need_v { rows } else { 0..ih };
+        let offset = rows.start;
+        let h = horizontal_pass(&image.data, iw, rows, &horiz);
+        if need_v {
+            vertical_pass(&h, ow, &vert, offset)
+        } else {
+            h
+        }
+    } else if need_v {
+        vertical_pass(&image.data, iw, &vert, 0)
+    } else {
+        image.data.clone()
+    };
+    RgbImage { width, height, data }
+}
+
+/// One horizontal pass over `rows` of a `width`-pixel RGB image.
+fn horizontal_pass(src: &[u8], width: usize, rows: std::ops::Range<usize>, c: &Coeffs) -> Vec<u8> {
+    let ow = c.bounds.len();
+    let mut out = vec![0u8; rows.len() * ow * 3];
+    for (r, y) in rows.enumerate() {
+        let line = &src[y * width * 3..(y + 1) * width * 3];
+        let dst = &mut out[r * ow * 3..(r + 1) * ow * 3];
+        for (xx, (&(min, n), k)) in c.bounds.iter().zip(c.kernels()).enumerate() {
+            for ch in 0..3 {
+                let mut acc: i64 = 1 << (PRECISION_BITS - 1);
+                for (j, &kj) in k[..n].iter().enumerate() {
+                    acc += i64::from(line[(min + j) * 3 + ch]) * i64::from(kj);
                 }
+                dst[xx * 3 + ch] = clip8(acc);
             }
         }
-        src = std::borrow::Cow::Owned(tmp);
-        cur_w = ow;
     }
-    if oh == ih {
-        return RgbImage { width, height, data: src.into_owned() };
-    }
-    let mut out = vec![0u8; oh * cur_w * 3];
-    for (yy, (&(min, n), k)) in vert.bounds.iter().zip(vert.kernels()).enumerate() {
+    out
+}
+
+/// One vertical pass of a `width`-pixel RGB image whose first row is source row `row_offset`.
+fn vertical_pass(src: &[u8], width: usize, c: &Coeffs, row_offset: usize) -> Vec<u8> {
+    let stride = width * 3;
+    let mut out = vec![0u8; c.bounds.len() * stride];
+    for (yy, (&(min, n), k)) in c.bounds.iter().zip(c.kernels()).enumerate() {
         let min = min - row_offset;
-        let dst = &mut out[yy * cur_w * 3..(yy + 1) * cur_w * 3];
+        let dst = &mut out[yy * stride..(yy + 1) * stride];
         for (x, d) in dst.iter_mut().enumerate() {
             let mut acc: i64 = 1 << (PRECISION_BITS - 1);
             for (j, &kj) in k[..n].iter().enumerate() {
-                acc += i64::from(src[(min + j) * cur_w * 3 + x]) * i64::from(kj);
+                acc += i64::from(src[(min + j) * stride + x]) * i64::from(kj);
             }
             *d = clip8(acc);
         }
     }
-    RgbImage { width, height, data: out }
+    out
 }
 
 fn clip8(acc: i64) -> u8 {
