@@ -114,6 +114,8 @@ fn text_selections_match_reference() {
         "{} files, {} selections equal, {} skipped (margin < {MARGIN}), worst similarity error {:.2e}",
         c.files, c.selections, c.skipped_close, c.worst_similarity_error
     );
+    // tests/fixtures/golden/clip-encoders/select holds one file (a segmentation without masks); the real
+    // selections come with the FastSAM fixtures (tests/fixtures/reference-text/<model>/).
     assert!(c.files > 0, "no reference text selections found");
 }
 
