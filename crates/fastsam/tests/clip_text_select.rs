@@ -127,3 +127,76 @@ fn select_without_clip_rejects_texts() {
     let err = seg.select(&Prompt::default().text("a bus")).unwrap_err().to_string();
     assert!(err.contains("select_with_clip"), "{err}");
 }
+
+/// Elliptic masks with fractional boxes over real photos (tests/fixtures/golden/clip-encoders/select_synth.json,
+/// tools/golden/clip_select_synth.py): the reference's prompt on the same objects with the tiny CLIP.
+#[test]
+fn synthetic_selections_match_reference() {
+    use fastsam::mask::Mask;
+    use fastsam::postprocess::{Detection, Detections};
+    use fastsam::Segmentation;
+
+    let path = repo().join("tests/fixtures/golden/clip-encoders/select_synth.json");
+    let golden: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let clip = Clip::load(repo().join("tests/fixtures/clip/clip-tiny.pt")).unwrap();
+    let phrases: Vec<&str> = golden["phrases"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let (mut equal, mut skipped) = (0, 0);
+    for entry in golden["images"].as_array().unwrap() {
+        let name = entry["image"].as_str().unwrap();
+        let image = fastsam::image::open(shared().join("data/images").join(name), &Default::default()).unwrap();
+        let (w, h) = (image.width, image.height);
+        let items: Vec<Detection> = entry["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(k, o)| {
+                let f = |key: &str| o[key].as_f64().unwrap();
+                let (cx, cy, rx, ry) = (f("cx"), f("cy"), f("rx"), f("ry"));
+                let mut full = vec![0u8; (w * h) as usize];
+                for y in 0..h {
+                    for x in 0..w {
+                        let (dx, dy) = ((f64::from(x) - cx) / rx, (f64::from(y) - cy) / ry);
+                        full[(y * w + x) as usize] = u8::from(dx.powi(2) + dy.powi(2) <= 1.0);
+                    }
+                }
+                let b: Vec<f32> = o["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+                let bbox = [b[0], b[1], b[2], b[3]];
+                let mask = Mask::from_full(w, h, &full).unwrap();
+                Detection { bbox, raw_bbox: bbox, score: 0.9 - k as f32 / 1000.0, class: 0, anchor: k, mask }
+            })
+            .collect();
+        let areas: Vec<u64> = items.iter().map(|d| d.mask.area()).collect();
+        let expected_areas: Vec<u64> = entry["areas"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert_eq!(areas, expected_areas, "{name}: mask areas");
+        let seg = Segmentation::new(Detections { width: w, height: h, items });
+        let crop_ids: Vec<usize> =
+            entry["crop_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        for (p, row) in phrases.iter().zip(entry["similarity"].as_array().unwrap()) {
+            let scores: HashMap<usize, f32> =
+                seg.text_scores(p, &image, &clip, usize::MAX).unwrap().into_iter().collect();
+            assert_eq!(scores.len(), crop_ids.len(), "{name}: scored masks");
+            for (id, s) in crop_ids.iter().zip(row.as_array().unwrap()) {
+                let err = (f64::from(scores[id]) - s.as_f64().unwrap()).abs();
+                assert!(err < 1e-4, "{name}: {p:?} vs mask {id}: similarity off by {err}");
+            }
+        }
+        let margins: Vec<f64> = entry["margins"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        for case in entry["cases"].as_array().unwrap() {
+            let texts: Vec<String> =
+                case["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+            if texts.iter().any(|t| margins[phrases.iter().position(|p| p == t).unwrap()] < MARGIN) {
+                skipped += 1;
+                continue;
+            }
+            let got =
+                seg.select_with_clip(&Prompt { texts: texts.clone(), ..Prompt::default() }, &image, &clip).unwrap();
+            let expected: Vec<usize> =
+                case["selected"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+            assert_eq!(got.indices, expected, "{name}: texts {texts:?}");
+            equal += 1;
+        }
+    }
+    eprintln!("synthetic: {equal} selections equal, {skipped} skipped (margin < {MARGIN})");
+    assert!(equal >= 20);
+}
