@@ -7,6 +7,10 @@
 //! `point_prompt`: masks sorted by area (largest first) are painted into one mask, a foreground point adding a
 //! mask that contains it, a background point erasing it.
 
+use std::sync::{Arc, Mutex};
+
+use crate::clip::{preprocess, Clip};
+use crate::image::RgbImage;
 use crate::mask::Mask;
 use crate::output::annotations::{Annotation, AnnotationFile, ImageInfo};
 use crate::postprocess::{Detection, Detections};
@@ -17,6 +21,16 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Segmentation {
     detections: Detections,
+    /// CLIP embeddings of the masked crops, computed on the first text prompt for one CLIP model.
+    crops: Arc<Mutex<Option<Arc<CropEmbeddings>>>>,
+}
+
+/// The text-prompt columns: objects with mask area > 100 and their normalised crop embeddings.
+#[derive(Debug)]
+struct CropEmbeddings {
+    clip_id: u64,
+    keep: Vec<usize>,
+    embeddings: Vec<Vec<f32>>,
 }
 
 /// Masks chosen by a prompt.
@@ -31,7 +45,7 @@ pub struct Selection {
 
 impl Segmentation {
     pub fn new(detections: Detections) -> Self {
-        Segmentation { detections }
+        Segmentation { detections, crops: Arc::default() }
     }
 
     pub fn width(&self) -> u32 {
@@ -59,9 +73,93 @@ impl Segmentation {
     pub fn select(&self, prompt: &Prompt) -> Result<Selection> {
         prompt.validate()?;
         if !prompt.texts.is_empty() {
-            return Err(Error::invalid("prompt", "text phrases need a CLIP model (not available in this build)"));
+            return Err(Error::invalid(
+                "prompt",
+                "text phrases need a CLIP model: use Segmentation::select_with_clip (CLI: --clip <model>)",
+            ));
         }
+        self.select_with(prompt, &[])
+    }
+
+    /// [`Segmentation::select`] plus text phrases, as the reference: per phrase, the object whose masked crop
+    /// of `image` (the image that was segmented) is most similar to the phrase under `clip`, among objects with
+    /// mask area > 100. All kinds are united.
+    pub fn select_with_clip(&self, prompt: &Prompt, image: &RgbImage, clip: &Clip) -> Result<Selection> {
+        prompt.validate()?;
+        let mut text_hits = Vec::new();
+        if !prompt.texts.is_empty() && !self.is_empty() {
+            let crops = self.crop_embeddings(image, clip)?;
+            if !crops.keep.is_empty() {
+                let phrases: Vec<&str> = prompt.texts.iter().map(String::as_str).collect();
+                for text in clip.encode_text_shared(&phrases)? {
+                    let scores = similarities(&text, &crops.embeddings);
+                    text_hits.push(crops.keep[first_argmax(&scores)]);
+                }
+            }
+        }
+        self.select_with(prompt, &text_hits)
+    }
+
+    /// The `k` objects most similar to `phrase` (cosine of normalised CLIP embeddings), best first; ties keep
+    /// the segmentation order. Only objects with mask area > 100 are scored, as in the reference.
+    pub fn text_scores(&self, phrase: &str, image: &RgbImage, clip: &Clip, k: usize) -> Result<Vec<(usize, f32)>> {
+        if self.is_empty() {
+            return Ok(Vec::new());
+        }
+        let crops = self.crop_embeddings(image, clip)?;
+        let text = clip.encode_text_shared(&[phrase])?.remove(0);
+        let mut scored: Vec<(usize, f32)> =
+            crops.keep.iter().copied().zip(similarities(&text, &crops.embeddings)).collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        scored.truncate(k);
+        Ok(scored)
+    }
+
+    /// The reference's crops (int-truncated adjusted box of the original image, black outside the mask,
+    /// objects with mask area <= 100 skipped) through `clip`'s image encoder, once per CLIP model.
+    fn crop_embeddings(&self, image: &RgbImage, clip: &Clip) -> Result<Arc<CropEmbeddings>> {
+        if (image.width, image.height) != (self.width(), self.height()) {
+            return Err(Error::invalid(
+                "image",
+                format!(
+                    "{}x{} is not the segmented image ({}x{})",
+                    image.width,
+                    image.height,
+                    self.width(),
+                    self.height()
+                ),
+            ));
+        }
+        let mut slot = self.crops.lock().map_err(|_| Error::Runtime("a previous crop encoding panicked".into()))?;
+        if let Some(c) = slot.as_ref().filter(|c| c.clip_id == clip.id()) {
+            return Ok(c.clone());
+        }
+        let mut keep = Vec::new();
+        let mut crops = Vec::new();
+        for (i, d) in self.objects().iter().enumerate() {
+            if d.mask.area() <= 100 {
+                continue;
+            }
+            // Python's int() of each float coordinate: truncation toward zero (boxes are inside the image).
+            let b = d.bbox.map(|v| v.trunc().max(0.0) as u32);
+            let crop = preprocess::masked_crop(image, &d.mask, b)
+                .ok_or_else(|| Error::invalid("segmentation", format!("object {i} has an empty box {:?}", d.bbox)))?;
+            keep.push(i);
+            crops.push(crop);
+        }
+        let refs: Vec<&RgbImage> = crops.iter().collect();
+        let embeddings = if refs.is_empty() { Vec::new() } else { clip.encode_images(&refs)? };
+        let c = Arc::new(CropEmbeddings { clip_id: clip.id(), keep, embeddings });
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Box and point rules plus objects already chosen by text phrases.
+    fn select_with(&self, prompt: &Prompt, text_hits: &[usize]) -> Result<Selection> {
         let mut chosen = vec![false; self.len()];
+        for &i in text_hits {
+            chosen[i] = true;
+        }
         if self.is_empty() {
             return Ok(Selection { indices: Vec::new(), merged: None });
         }
@@ -212,6 +310,22 @@ impl Segmentation {
         };
         AnnotationFile { image, annotations }
     }
+}
+
+/// `text @ crops^T` for one normalised text embedding.
+fn similarities(text: &[f32], crops: &[Vec<f32>]) -> Vec<f32> {
+    crops.iter().map(|c| c.iter().zip(text).map(|(a, b)| a * b).sum()).collect()
+}
+
+/// `torch.argmax`: the first maximum.
+fn first_argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 /// `torch.as_tensor(v, dtype=torch.int32)`: truncation toward zero; out-of-range values saturate here.

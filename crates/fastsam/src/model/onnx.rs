@@ -547,6 +547,34 @@ impl GraphBuilder {
         self.op_named("Reshape", hint, &[x, &s], vec![])
     }
 
+    pub fn mul(&mut self, hint: &str, a: &str, b: &str) -> String {
+        self.op_named("Mul", hint, &[a, b], vec![])
+    }
+
+    pub fn matmul(&mut self, hint: &str, a: &str, b: &str) -> String {
+        self.op_named("MatMul", hint, &[a, b], vec![])
+    }
+
+    pub fn transpose(&mut self, hint: &str, x: &str, perm: &[i64]) -> String {
+        self.op_named("Transpose", hint, &[x], vec![("perm", perm.to_vec().into())])
+    }
+
+    pub fn softmax(&mut self, hint: &str, x: &str, axis: i64) -> String {
+        self.op_named("Softmax", hint, &[x], vec![("axis", axis.into())])
+    }
+
+    /// `LayerNormalization` (opset 17) over the last axis with fp32 scale and bias, as `torch.nn.LayerNorm`.
+    pub fn layer_norm(&mut self, hint: &str, x: &str, weight: &Tensor, bias: &Tensor, epsilon: f32) -> String {
+        let w = self.weight(&format!("{hint}.weight"), weight);
+        let b = self.weight(&format!("{hint}.bias"), bias);
+        self.op_named(
+            "LayerNormalization",
+            hint,
+            &[x, &w, &b],
+            vec![("axis", (-1i64).into()), ("epsilon", epsilon.into())],
+        )
+    }
+
     pub fn finish(self, producer: &str) -> Model {
         Model { graph: self.graph, opset: OPSET, producer: producer.to_string() }
     }

@@ -1,0 +1,202 @@
+//! Text-prompt selections against the reference (`FastSAMPredictor.prompt(texts=...)` with Ultralytics' CLIP
+//! wrapper over a local CLIP checkpoint): every `<model>/<image>.text.json` under tests/fixtures/reference-text
+//! (tools/fixtures/clip/text_prompts.py) and tests/fixtures/golden/clip-encoders/select (same script, run by
+//! tools/golden/clip_select.sh on the tiny FastSAM-s-shaped graph fixture). Each file names the FastSAM and CLIP
+//! checkpoints it was made with.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use fastsam::clip::{preprocess, Clip};
+use fastsam::{FastSam, Prompt, RgbImage};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn shared() -> PathBuf {
+    std::env::var_os("FASTSAM_SHARED").map_or_else(|| repo().join("../shared"), PathBuf::from)
+}
+
+/// Similarities closer than this may rank differently under another summation order: such selections are
+/// not insisted on.
+const MARGIN: f64 = 1e-4;
+
+fn text_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for root in ["tests/fixtures/reference-text", "tests/fixtures/golden/clip-encoders/select"] {
+        let Ok(models) = std::fs::read_dir(repo().join(root)) else { continue };
+        for model in models.flatten().filter(|e| e.path().is_dir()) {
+            for f in std::fs::read_dir(model.path()).unwrap().flatten() {
+                if f.file_name().to_string_lossy().ends_with(".text.json") {
+                    out.push(f.path());
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+struct Checked {
+    files: usize,
+    selections: usize,
+    skipped_close: usize,
+    worst_similarity_error: f64,
+}
+
+fn check_file(path: &Path, models: &mut HashMap<String, FastSam>, clips: &mut HashMap<String, Clip>, c: &mut Checked) {
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let name = path.display().to_string();
+    let fastsam_path = j["fastsam"]["path"].as_str().unwrap().to_string();
+    let clip_path = j["clip"]["path"].as_str().unwrap().to_string();
+    let model =
+        models.entry(fastsam_path.clone()).or_insert_with(|| FastSam::load(repo().join(&fastsam_path)).unwrap());
+    let clip = clips.entry(clip_path.clone()).or_insert_with(|| Clip::load(repo().join(&clip_path)).unwrap());
+    let image =
+        fastsam::image::open(shared().join("data/images").join(j["image"].as_str().unwrap()), &Default::default())
+            .unwrap();
+    let seg = model.segment(&image).unwrap();
+    assert_eq!(seg.len() as u64, j["everything"]["count"].as_u64().unwrap(), "{name}: mask count");
+    let crop_ids: Vec<usize> = (0..seg.len()).filter(|&i| seg.objects()[i].mask.area() > 100).collect();
+    let expected_ids: Vec<usize> =
+        j["crop_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    assert_eq!(crop_ids, expected_ids, "{name}: scored masks");
+    for rec in j.get("crops").and_then(Value::as_array).into_iter().flatten() {
+        let id = rec["id"].as_u64().unwrap() as usize;
+        let b: Vec<u32> = rec["box"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let crop: RgbImage =
+            preprocess::masked_crop(&image, &seg.objects()[id].mask, [b[0], b[1], b[2], b[3]]).unwrap();
+        let sha: String = Sha256::digest(&crop.data).iter().map(|x| format!("{x:02x}")).collect();
+        assert_eq!(sha, rec["crop_rgb_sha256"].as_str().unwrap(), "{name}: crop of mask {id}");
+    }
+    let phrases: Vec<&str> = j["phrases"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    for (p, row) in phrases.iter().zip(j["similarity"].as_array().unwrap()) {
+        let scores: HashMap<usize, f32> = seg.text_scores(p, &image, clip, usize::MAX).unwrap().into_iter().collect();
+        for (id, s) in crop_ids.iter().zip(row.as_array().unwrap()) {
+            let err = (f64::from(scores[id]) - s.as_f64().unwrap()).abs();
+            c.worst_similarity_error = c.worst_similarity_error.max(err);
+            assert!(err < 1e-4, "{name}: {p:?} vs mask {id}: similarity off by {err}");
+        }
+    }
+    for case in j["cases"].as_array().unwrap() {
+        let texts: Vec<String> =
+            case["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+        let close = case
+            .get("margins")
+            .and_then(Value::as_array)
+            .is_some_and(|m| m.iter().any(|v| v.as_f64().unwrap() < MARGIN));
+        if close {
+            c.skipped_close += 1;
+            continue;
+        }
+        let prompt = Prompt { texts: texts.clone(), ..Prompt::default() };
+        let got = seg.select_with_clip(&prompt, &image, clip).unwrap().indices;
+        let expected: Vec<usize> =
+            case["selected"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        assert_eq!(got, expected, "{name}: texts {texts:?}");
+        c.selections += 1;
+    }
+    c.files += 1;
+}
+
+#[test]
+fn text_selections_match_reference() {
+    let files = text_files();
+    let (mut models, mut clips) = (HashMap::new(), HashMap::new());
+    let mut c = Checked { files: 0, selections: 0, skipped_close: 0, worst_similarity_error: 0.0 };
+    for f in &files {
+        check_file(f, &mut models, &mut clips, &mut c);
+    }
+    eprintln!(
+        "{} files, {} selections equal, {} skipped (margin < {MARGIN}), worst similarity error {:.2e}",
+        c.files, c.selections, c.skipped_close, c.worst_similarity_error
+    );
+    // tests/fixtures/golden/clip-encoders/select holds one file (a segmentation without masks); the real
+    // selections come with the FastSAM fixtures (tests/fixtures/reference-text/<model>/).
+    assert!(c.files > 0, "no reference text selections found");
+}
+
+#[test]
+fn select_without_clip_rejects_texts() {
+    let model = FastSam::load(repo().join("tests/fixtures/golden/graph/seg_s.pt")).unwrap();
+    let image = fastsam::image::open(shared().join("data/images/bus.jpg"), &Default::default()).unwrap();
+    let seg = model.segment(&image).unwrap();
+    let err = seg.select(&Prompt::default().text("a bus")).unwrap_err().to_string();
+    assert!(err.contains("select_with_clip"), "{err}");
+}
+
+/// Elliptic masks with fractional boxes over real photos (tests/fixtures/golden/clip-encoders/select_synth.json,
+/// tools/golden/clip_select_synth.py): the reference's prompt on the same objects with the tiny CLIP.
+#[test]
+fn synthetic_selections_match_reference() {
+    use fastsam::mask::Mask;
+    use fastsam::postprocess::{Detection, Detections};
+    use fastsam::Segmentation;
+
+    let path = repo().join("tests/fixtures/golden/clip-encoders/select_synth.json");
+    let golden: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let clip = Clip::load(repo().join("tests/fixtures/clip/clip-tiny.pt")).unwrap();
+    let phrases: Vec<&str> = golden["phrases"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let (mut equal, mut skipped) = (0, 0);
+    for entry in golden["images"].as_array().unwrap() {
+        let name = entry["image"].as_str().unwrap();
+        let image = fastsam::image::open(shared().join("data/images").join(name), &Default::default()).unwrap();
+        let (w, h) = (image.width, image.height);
+        let items: Vec<Detection> = entry["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(k, o)| {
+                let f = |key: &str| o[key].as_f64().unwrap();
+                let (cx, cy, rx, ry) = (f("cx"), f("cy"), f("rx"), f("ry"));
+                let mut full = vec![0u8; (w * h) as usize];
+                for y in 0..h {
+                    for x in 0..w {
+                        let (dx, dy) = ((f64::from(x) - cx) / rx, (f64::from(y) - cy) / ry);
+                        full[(y * w + x) as usize] = u8::from(dx.powi(2) + dy.powi(2) <= 1.0);
+                    }
+                }
+                let b: Vec<f32> = o["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+                let bbox = [b[0], b[1], b[2], b[3]];
+                let mask = Mask::from_full(w, h, &full).unwrap();
+                Detection { bbox, raw_bbox: bbox, score: 0.9 - k as f32 / 1000.0, class: 0, anchor: k, mask }
+            })
+            .collect();
+        let areas: Vec<u64> = items.iter().map(|d| d.mask.area()).collect();
+        let expected_areas: Vec<u64> = entry["areas"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert_eq!(areas, expected_areas, "{name}: mask areas");
+        let seg = Segmentation::new(Detections { width: w, height: h, items });
+        let crop_ids: Vec<usize> =
+            entry["crop_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        for (p, row) in phrases.iter().zip(entry["similarity"].as_array().unwrap()) {
+            let scores: HashMap<usize, f32> =
+                seg.text_scores(p, &image, &clip, usize::MAX).unwrap().into_iter().collect();
+            assert_eq!(scores.len(), crop_ids.len(), "{name}: scored masks");
+            for (id, s) in crop_ids.iter().zip(row.as_array().unwrap()) {
+                let err = (f64::from(scores[id]) - s.as_f64().unwrap()).abs();
+                assert!(err < 1e-4, "{name}: {p:?} vs mask {id}: similarity off by {err}");
+            }
+        }
+        let margins: Vec<f64> = entry["margins"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        for case in entry["cases"].as_array().unwrap() {
+            let texts: Vec<String> =
+                case["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+            if texts.iter().any(|t| margins[phrases.iter().position(|p| p == t).unwrap()] < MARGIN) {
+                skipped += 1;
+                continue;
+            }
+            let got =
+                seg.select_with_clip(&Prompt { texts: texts.clone(), ..Prompt::default() }, &image, &clip).unwrap();
+            let expected: Vec<usize> =
+                case["selected"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+            assert_eq!(got.indices, expected, "{name}: texts {texts:?}");
+            equal += 1;
+        }
+    }
+    eprintln!("synthetic: {equal} selections equal, {skipped} skipped (margin < {MARGIN})");
+    assert!(equal >= 20);
+}
