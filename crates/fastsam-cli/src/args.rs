@@ -193,8 +193,8 @@ pub fn parse_point(s: &str) -> Result<PointPrompt, String> {
     let v = parse_numbers::<2>(s, "point", "X,Y or X,Y,LABEL")?;
     let label = match v.get(2) {
         None => PointLabel::Foreground,
-        Some(&l) if l == 1.0 => PointLabel::Foreground,
-        Some(&l) if l == 0.0 => PointLabel::Background,
+        Some(&1.0) => PointLabel::Foreground,
+        Some(&0.0) => PointLabel::Background,
         Some(l) => return Err(format!("label {l} in point {s:?} must be 1 (foreground) or 0 (background)")),
     };
     Ok(PointPrompt { x: v[0], y: v[1], label })
