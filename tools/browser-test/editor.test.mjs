@@ -101,7 +101,7 @@ test("upload, masks drawn, click selects a mask", async () => {
   const text = await page.textContent("#selection");
   assert.match(text, /selected · score \d\.\d{3}/);
   assert.ok(await page.evaluate(() => canvasHasInk("sel")), "the selection is highlighted");
-  assert.match(await page.textContent("#latency"), /select \d+\.\d ms/);
+  assert.match(await page.textContent("#latency"), /select \d+\.\d+ ms/);
 
   await page.screenshot({ path: path.join(outDir, "editor.png") });
   assert.deepEqual(errors, []);

@@ -228,7 +228,7 @@ async function refreshSelection() {
     state.selection = data;
     drawSelection();
     updatePanel();
-    showLatency(`select ${data.latency_ms.toFixed(1)} ms · on screen in ${Math.round(performance.now() - t0)} ms`);
+    showLatency(`select ${data.latency_ms.toFixed(data.latency_ms < 1 ? 2 : 1)} ms · on screen in ${Math.round(performance.now() - t0)} ms`);
   } catch (e) {
     if (seq !== selectSeq) return;
     toast(e.message);
