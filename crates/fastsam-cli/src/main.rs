@@ -1,12 +1,12 @@
 //! `fastsam`: a thin command-line front end over the `fastsam` library.
 
 mod args;
-mod bench;
 mod batch;
+mod bench;
 mod inspect;
 mod segment;
-mod weights;
 mod serve;
+mod weights;
 
 use anyhow::Result;
 use clap::Parser;
