@@ -14,7 +14,7 @@ use clap::Parser;
 use args::{Cli, ClipCommand, Command};
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     init_logging(cli.verbose);
     if let Err(err) = run(cli) {
         // A closed pipe (`fastsam inspect x.pt | head`) is the reader's choice, not a failure.
@@ -25,6 +25,17 @@ fn main() {
         eprintln!("error: {err:#}");
         std::process::exit(1);
     }
+}
+
+/// Help and version go to stdout as clap prints them; a bad argument gets the same one `error:` line as any
+/// other failure (clap's own rendering adds a blank line and a `--help` hint).
+fn usage_error(e: clap::Error) -> ! {
+    if !e.use_stderr() {
+        e.exit();
+    }
+    let rendered = e.to_string();
+    eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid arguments"));
+    std::process::exit(2);
 }
 
 fn init_logging(verbose: u8) {

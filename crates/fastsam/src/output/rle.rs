@@ -66,7 +66,8 @@ impl Rle {
                 p += 1;
                 k += 1;
                 if !more && c & 0x10 != 0 {
-                    x |= -1i64 << (5 * k);
+                    // Sign extension; past 64 bits there is nothing left to extend (a plain shift would overflow).
+                    x |= (-1i64).checked_shl(5 * k).unwrap_or(0);
                 }
             }
             if counts.len() > 2 {
