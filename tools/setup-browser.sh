@@ -3,10 +3,14 @@
 # else) and playwright-core (pinned in tools/browser-test/package.json) into tools/browser-test/node_modules.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-if [ ! -x /usr/bin/chromium ]; then
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
-  apt-get install -y -qq chromium >&2
+  apt-get install -y -qq "${need[@]}" >&2
 fi
 dir="$root/tools/browser-test"
 # The pinned version is package.json's; reinstall only when node_modules holds another one.

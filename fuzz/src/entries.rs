@@ -8,7 +8,7 @@ use fastsam::postprocess::{Detection, Detections};
 use fastsam::weights::{safetensors_from_bytes, state_dict_from_bytes, Checkpoint};
 use fastsam::{BoxPrompt, PointLabel, PointMode, PointPrompt, Prompt, Segmentation};
 
-use crate::cli_args::{parse_box, parse_point};
+use fastsam::prompt::{parse_box, parse_point};
 
 /// Pixel ceiling for fuzzed images: small, so a fuzzed header cannot make a legitimate but huge allocation.
 pub const FUZZ_MAX_PIXELS: u64 = 1 << 20;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use fastsam::prompt::{BoxPrompt, PointLabel, PointPrompt};
+use fastsam::prompt::{parse_box, parse_point, BoxPrompt, PointPrompt};
 
 #[derive(Debug, Parser)]
 #[command(name = "fastsam", version, about = "Fast Segment Anything: every object's mask, then point/box/text prompts")]
@@ -140,6 +140,14 @@ pub struct SegmentArgs {
     #[arg(long)]
     pub merge: bool,
 
+    /// Text prompt: the mask CLIP finds most like this phrase. Repeatable (one mask per phrase).
+    #[arg(long = "text", value_name = "PHRASE")]
+    pub texts: Vec<String>,
+
+    /// CLIP model for --text: a path (OpenAI .pt or Hugging Face .safetensors) or the name vit-b-32.
+    #[arg(long, value_name = "CLIP", default_value = "vit-b-32")]
+    pub clip: String,
+
     /// ONNX Runtime intra-op threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -173,63 +181,4 @@ pub enum ClipCommand {
         /// The phrase.
         text: String,
     },
-}
-
-fn parse_numbers<const N: usize>(s: &str, what: &str, form: &str) -> Result<Vec<f64>, String> {
-    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-    if parts.len() != N && !(what == "point" && parts.len() == N + 1) {
-        return Err(format!("expected {form}, got {s:?}"));
-    }
-    parts
-        .iter()
-        .map(|p| match p.parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok(v),
-            _ => Err(format!("{p:?} in {what} {s:?} is not a finite number (expected {form})")),
-        })
-        .collect()
-}
-
-pub fn parse_point(s: &str) -> Result<PointPrompt, String> {
-    let v = parse_numbers::<2>(s, "point", "X,Y or X,Y,LABEL")?;
-    let label = match v.get(2) {
-        None => PointLabel::Foreground,
-        Some(&1.0) => PointLabel::Foreground,
-        Some(&0.0) => PointLabel::Background,
-        Some(l) => return Err(format!("label {l} in point {s:?} must be 1 (foreground) or 0 (background)")),
-    };
-    Ok(PointPrompt { x: v[0], y: v[1], label })
-}
-
-pub fn parse_box(s: &str) -> Result<BoxPrompt, String> {
-    let v = parse_numbers::<4>(s, "box", "X1,Y1,X2,Y2")?;
-    Ok(BoxPrompt { x1: v[0], y1: v[1], x2: v[2], y2: v[3] })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn points_parse_with_and_without_label() {
-        assert_eq!(parse_point("10,20").unwrap(), PointPrompt { x: 10.0, y: 20.0, label: PointLabel::Foreground });
-        assert_eq!(parse_point(" 1.5, 2 ,0").unwrap().label, PointLabel::Background);
-        assert_eq!(parse_point("-3,4,1").unwrap().x, -3.0);
-    }
-
-    #[test]
-    fn malformed_points_say_what_is_wrong() {
-        assert!(parse_point("10").unwrap_err().contains("expected X,Y"));
-        assert!(parse_point("1,2,3,4").unwrap_err().contains("expected X,Y"));
-        assert!(parse_point("a,2").unwrap_err().contains("not a finite number"));
-        assert!(parse_point("nan,2").unwrap_err().contains("not a finite number"));
-        assert!(parse_point("1,2,2").unwrap_err().contains("must be 1"));
-    }
-
-    #[test]
-    fn boxes_parse_and_reject_wrong_arity() {
-        assert_eq!(parse_box("1,2,3,4").unwrap(), BoxPrompt { x1: 1.0, y1: 2.0, x2: 3.0, y2: 4.0 });
-        assert!(parse_box("1,2,3").unwrap_err().contains("X1,Y1,X2,Y2"));
-        assert!(parse_box("1,2,3,4,5").unwrap_err().contains("X1,Y1,X2,Y2"));
-        assert!(parse_box("1,2,inf,4").unwrap_err().contains("not a finite"));
-    }
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 
 use anyhow::{bail, Context, Result};
+use fastsam::clip::Clip;
 use fastsam::image::{DecodeLimits, Format, RgbImage};
 use fastsam::output::annotations::AnnotationFile;
 use fastsam::output::coco::{self, CocoResults};
@@ -70,6 +71,7 @@ pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Pro
 
     if !todo.is_empty() {
         let model = segment::load_model(&args.model, args.threads)?.with_options(options)?;
+        let clip = segment::load_clip_for(prompt, &args.clip, args.threads)?;
         let bar = progress_bar(todo.len());
         let (tx, rx) = sync_channel::<(usize, fastsam::Result<RgbImage>)>(2);
         std::thread::scope(|scope| {
@@ -87,7 +89,7 @@ pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Pro
                 bar.set_message(item.source.display().to_string());
                 match decoded
                     .map_err(anyhow::Error::from)
-                    .and_then(|image| process(&model, prompt, &wanted, item, &image))
+                    .and_then(|image| process(&model, clip.as_ref(), prompt, &wanted, item, &image))
                 {
                     Ok(annotations) => results.add(ids[i], &annotations),
                     Err(e) => failures.push((item.source.clone(), format!("{e:#}"))),
@@ -126,9 +128,17 @@ fn flag(name: &str, arg: &Option<Option<PathBuf>>) -> Result<bool> {
     }
 }
 
-fn process(model: &FastSam, prompt: &Prompt, wanted: &Wanted, item: &Item, image: &RgbImage) -> Result<AnnotationFile> {
+fn process(
+    model: &FastSam,
+    clip: Option<&Clip>,
+    prompt: &Prompt,
+    wanted: &Wanted,
+    item: &Item,
+    image: &RgbImage,
+) -> Result<AnnotationFile> {
     let segmentation = model.segment(image)?;
-    let rendered = Rendered::new(&segmentation, prompt, &segment::file_name(&item.source), wanted.polygons)?;
+    let name = segment::file_name(&item.source);
+    let rendered = Rendered::new(&segmentation, image, clip, prompt, &name, wanted.polygons)?;
     let masks = rendered.masks(&segmentation);
     if wanted.overlay {
         segment::write_overlay(&item.output(".overlay.png"), image, &masks)?;

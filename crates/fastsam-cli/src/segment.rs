@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use fastsam::clip::Clip;
 use fastsam::image::{DecodeLimits, RgbImage};
 use fastsam::mask::Mask;
 use fastsam::model::EngineOptions;
@@ -29,7 +30,7 @@ pub fn run(args: SegmentArgs) -> Result<()> {
     let prompt = Prompt {
         points: args.points.clone(),
         boxes: args.boxes.clone(),
-        texts: Vec::new(),
+        texts: args.texts.clone(),
         point_mode: if args.merge { PointMode::Merge } else { PointMode::Reference },
     };
     prompt.validate()?;
@@ -46,10 +47,11 @@ fn single(args: &SegmentArgs, options: SegmentOptions, prompt: &Prompt) -> Resul
     let overlay_path = value_of("--overlay", &args.overlay)?;
     let cutout_path = value_of("--cutout", &args.cutout)?;
     let model = load_model(&args.model, args.threads)?.with_options(options)?;
+    let clip = load_clip_for(prompt, &args.clip, args.threads)?;
     let path = &args.inputs[0];
     let image = fastsam::image::open(path, &DecodeLimits::default())?;
     let segmentation = model.segment(&image).with_context(|| format!("segmenting {}", path.display()))?;
-    let rendered = Rendered::new(&segmentation, prompt, &file_name(path), args.polygons)?;
+    let rendered = Rendered::new(&segmentation, &image, clip.as_ref(), prompt, &file_name(path), args.polygons)?;
 
     match args.json.as_deref() {
         None => write_stdout(&rendered.json)?,
@@ -90,8 +92,19 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    pub fn new(segmentation: &Segmentation, prompt: &Prompt, file_name: &str, with_polygons: bool) -> Result<Self> {
-        let selection = if prompt.is_empty() { None } else { Some(segmentation.select(prompt)?) };
+    pub fn new(
+        segmentation: &Segmentation,
+        image: &RgbImage,
+        clip: Option<&Clip>,
+        prompt: &Prompt,
+        file_name: &str,
+        with_polygons: bool,
+    ) -> Result<Self> {
+        let selection = match clip {
+            _ if prompt.is_empty() => None,
+            Some(clip) if !prompt.texts.is_empty() => Some(segmentation.select_with_clip(prompt, image, clip)?),
+            _ => Some(segmentation.select(prompt)?),
+        };
         let annotations = match &selection {
             None => segmentation.annotations(file_name),
             Some(s) => segmentation.selection_annotations(s, file_name),
@@ -146,6 +159,21 @@ pub fn load_model(spec: &str, threads: Option<usize>) -> Result<FastSam> {
     let path = cache.resolve(spec, &mut crate::weights::download_bar(spec))?;
     let engine = EngineOptions { intra_threads: threads, ..EngineOptions::default() };
     Ok(FastSam::from_model(cache.load_model(&path, &engine)?))
+}
+
+/// A CLIP model (path, or a name fetched into the weights cache).
+pub fn load_clip(spec: &str, threads: Option<usize>) -> Result<Clip> {
+    let path = ModelCache::from_env()?.resolve(spec, &mut crate::weights::download_bar(spec))?;
+    let engine = EngineOptions { intra_threads: threads, ..EngineOptions::default() };
+    Ok(Clip::load_with(&path, &engine)?)
+}
+
+/// CLIP only when the prompt has phrases: nothing is loaded or downloaded otherwise.
+pub fn load_clip_for(prompt: &Prompt, spec: &str, threads: Option<usize>) -> Result<Option<Clip>> {
+    if prompt.texts.is_empty() {
+        return Ok(None);
+    }
+    load_clip(spec, threads).map(Some)
 }
 
 pub fn file_name(path: &Path) -> String {

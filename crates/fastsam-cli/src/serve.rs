@@ -9,6 +9,8 @@ use clap::Args;
 use fastsam_server::{AppState, ServerConfig, TextModel};
 
 use crate::segment::load_model;
+use crate::weights::download_bar;
+use fastsam::weights::ModelCache;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -69,7 +71,12 @@ impl ServeArgs {
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let model = load_model(&args.model, args.threads)?;
-    let text = TextModel::load(args.clip.clone())?;
+    let clip = match &args.clip {
+        // A name (vit-b-32) is fetched into the weights cache like the segmentation model.
+        Some(spec) => Some(ModelCache::from_env()?.resolve(&spec.to_string_lossy(), &mut download_bar("CLIP"))?),
+        None => None,
+    };
+    let text = TextModel::load(clip)?;
     let state = AppState::new(model, text, args.config()).context("starting the segmentation workers")?;
     fastsam_server::run(args.addr, state, |addr| {
         // Printed whatever the log level: scripts and tests wait for this line to learn the port.

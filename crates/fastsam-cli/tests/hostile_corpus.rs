@@ -1,10 +1,6 @@
 //! Replays the committed fuzz corpora (fuzz/corpus/<target>/*) through the same entry points the cargo-fuzz
 //! targets call, without cargo-fuzz: every input that ever found new coverage must still run without a panic.
-//! Lives in the CLI crate because the `server_request` entry uses the CLI's own point/box parsers.
 
-#[path = "../src/args.rs"]
-#[allow(dead_code)]
-mod cli_args;
 #[path = "../../../fuzz/src/entries.rs"]
 mod entries;
 

@@ -84,13 +84,19 @@ fn non_finite_numbers_are_refused() {
     }
 }
 
-/// No CLIP model in this build: any text, empty or 1,000 words, gets the same clear refusal.
+/// Text without a CLIP model is a clear refusal. With one, any phrase (empty, 1,000 words) is defined; here every
+/// mask has an area <= 100 px, which the reference never scores, so nothing is selected (its `if crop_ims:`).
 #[test]
-fn text_prompts_need_clip() {
+fn text_prompts_need_clip_and_skip_masks_of_100_px_or_less() {
     let long = vec!["word"; 1000].join(" ");
+    let seg = segmentation();
+    let clip = fastsam::clip::Clip::load(repo().join("tests/fixtures/clip/clip-tiny.pt")).unwrap();
+    let image = RgbImage::new(20, 12, (0..20 * 12 * 3).map(|i| (i * 7 % 251) as u8).collect()).unwrap();
     for text in ["", "a dog", long.as_str()] {
-        let msg = segmentation().select(&Prompt::default().text(text)).unwrap_err().to_string();
-        assert_eq!(msg, "invalid prompt: text phrases need a CLIP model (not available in this build)");
+        let msg = seg.select(&Prompt::default().text(text)).unwrap_err().to_string();
+        assert!(msg.contains("text phrases need a CLIP model"), "{msg}");
+        let selection = seg.select_with_clip(&Prompt::default().text(text), &image, &clip).unwrap();
+        assert_eq!(selection.indices, Vec::<usize>::new(), "{text:.20}");
     }
 }
 
