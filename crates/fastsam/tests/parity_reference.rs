@@ -204,3 +204,16 @@ fn everything_and_prompts_match_the_reference_on_tiny_fixtures() {
         eprintln!("{}: {cases} prompt cases identical", checkpoint.display());
     }
 }
+
+/// The legacy-format fixture (old `ultralytics.yolo.utils` module path, as ultralytics 8.0.x saved the official
+/// files) holds the same network as the current-format one, so it must load and give the same masks.
+#[test]
+fn legacy_format_checkpoint_segments_like_the_current_one() {
+    let fixtures = repo().join("tests/fixtures/fastsam");
+    let current = FastSam::load(fixtures.join("fastsam-s-tiny.pt")).unwrap();
+    let legacy = FastSam::load(fixtures.join("fastsam-s-tiny-legacy.pt")).unwrap();
+    let image = fastsam::image::open(shared_images().join("bus.jpg"), &Default::default()).unwrap();
+    let (a, b) = (current.segment(&image).unwrap(), legacy.segment(&image).unwrap());
+    assert!(!a.is_empty());
+    assert_eq!(a.annotations("bus.jpg"), b.annotations("bus.jpg"));
+}
