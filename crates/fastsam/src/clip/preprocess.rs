@@ -100,10 +100,12 @@ pub fn preprocess(image: &RgbImage, size: u32) -> Result<Tensor> {
 /// PIL `Image.resize((w, h), BICUBIC)` of an RGB image (`ImagingResample`): horizontal pass over the needed rows,
 /// then vertical pass, each in 22-bit fixed point with rounding and clamping to 0..=255; a copy when sizes match.
 ///
-/// Pillow 13 runs the vertical pass first for some size combinations (its pass-order heuristic, not yet
-/// reproduced here); [`resize_bicubic_vertical_first`] computes that order.
+/// Pillow's `Image.resize` runs the two passes as separate calls, vertical first, when the image is more than 100
+/// times taller than wide and its height shrinks (`self.size[1] > self.size[0] * 100 and size[1] <
+/// self.size[1]`); the rounding between passes makes the order visible, so it is followed here.
 pub fn resize_bicubic(image: &RgbImage, width: u32, height: u32) -> RgbImage {
-    resize_in_order(image, width, height, false)
+    let vertical_first = u64::from(image.height) > u64::from(image.width) * 100 && height < image.height;
+    resize_in_order(image, width, height, vertical_first)
 }
 
 /// [`resize_bicubic`] with the vertical pass first.
