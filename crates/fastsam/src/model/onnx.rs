@@ -459,25 +459,24 @@ impl GraphBuilder {
 
     /// `Conv` with an fp32 weight (OIHW) and optional bias.
     pub fn conv(&mut self, hint: &str, x: &str, weight: &Tensor, bias: Option<&Tensor>, p: Conv2d) -> String {
-        let w = self.weight(&format!("{hint}.weight"), weight);
-        let mut inputs = vec![x.to_string(), w];
-        if let Some(b) = bias {
-            inputs.push(self.weight(&format!("{hint}.bias"), b));
-        }
-        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        let kernel: Vec<i64> = weight.shape[2..].iter().map(|&k| k as i64).collect();
-        let attrs = vec![
-            ("kernel_shape", kernel.into()),
-            ("strides", p.stride.to_vec().into()),
-            ("pads", vec![p.padding[0], p.padding[1], p.padding[0], p.padding[1]].into()),
-            ("dilations", p.dilation.to_vec().into()),
-            ("group", p.groups.into()),
-        ];
-        self.op_named("Conv", hint, &refs, attrs)
+        self.convolution("Conv", hint, x, weight, bias, p)
     }
 
     /// `ConvTranspose` (weight IOHW as in `torch.nn.ConvTranspose2d`, no output padding).
     pub fn conv_transpose(&mut self, hint: &str, x: &str, weight: &Tensor, bias: Option<&Tensor>, p: Conv2d) -> String {
+        self.convolution("ConvTranspose", hint, x, weight, bias, p)
+    }
+
+    /// `Conv` and `ConvTranspose` share their inputs and attributes; only the weight layout differs.
+    fn convolution(
+        &mut self,
+        op: &str,
+        hint: &str,
+        x: &str,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        p: Conv2d,
+    ) -> String {
         let w = self.weight(&format!("{hint}.weight"), weight);
         let mut inputs = vec![x.to_string(), w];
         if let Some(b) = bias {
@@ -492,7 +491,7 @@ impl GraphBuilder {
             ("dilations", p.dilation.to_vec().into()),
             ("group", p.groups.into()),
         ];
-        self.op_named("ConvTranspose", hint, &refs, attrs)
+        self.op_named(op, hint, &refs, attrs)
     }
 
     /// SiLU as `x * sigmoid(x)` (no SiLU operator in the standard opsets).
