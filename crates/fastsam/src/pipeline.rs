@@ -99,9 +99,12 @@ impl FastSam {
 
     /// Every object's mask, box and score, as the reference's "segment everything".
     pub fn segment(&self, image: &RgbImage) -> Result<Segmentation> {
+        let start = std::time::Instant::now();
         let letterbox = self.letterbox(image)?;
         let input = letterbox.to_tensor(image)?;
+        let letterboxed = start.elapsed();
         let out = self.model.run(&input)?;
+        let forward = start.elapsed() - letterboxed;
         let cfg = PostprocessConfig {
             conf: self.options.conf,
             iou: f64::from(self.options.iou),
@@ -110,6 +113,14 @@ impl FastSam {
         };
         let input_hw = (letterbox.input_h() as usize, letterbox.input_w() as usize);
         let orig_hw = (image.height as usize, image.width as usize);
-        Ok(Segmentation::new(postprocess(&out.preds, &out.proto, input_hw, orig_hw, &cfg)?))
+        let detections = postprocess(&out.preds, &out.proto, input_hw, orig_hw, &cfg)?;
+        tracing::debug!(
+            letterbox_ms = letterboxed.as_secs_f64() * 1e3,
+            forward_ms = forward.as_secs_f64() * 1e3,
+            postprocess_ms = (start.elapsed() - letterboxed - forward).as_secs_f64() * 1e3,
+            masks = detections.items.len(),
+            "segmented"
+        );
+        Ok(Segmentation::new(detections))
     }
 }
