@@ -1,6 +1,6 @@
 """One measurement of the reference or of the bare engine, in its own process (so peak RSS is its own).
 
-    python reference_worker.py reference MODEL.pt IMGSZ RUNS PROMPTS IMAGE...
+    python reference_worker.py reference MODEL.pt IMGSZ RUNS PROMPTS [--clip CLIP.pt --text-images N] IMAGE...
     python reference_worker.py engine GRAPH.onnx IMGSZ RUNS IMAGE...
 
 Prints one JSON object. The reference is Ultralytics FastSAM with the FastSAM authors' defaults; the engine
@@ -29,7 +29,25 @@ def median(v):
 THREADS = int(os.environ.get("BENCH_THREADS", "0")) or None
 
 
-def reference(model_path: str, imgsz: int, runs: int, prompts: int, images: list[str]) -> dict:
+PHRASES = ["a bus", "the red car", "a person walking", "a dog on the grass", "the sky", "a window", "wheels", "a shoe"]
+
+
+def text_latencies(predictor, result, clip_path: str, image_index: int, out: dict) -> None:
+    """The reference's text prompt after segmentation: it crops and encodes every mask on each call (no cache),
+    so its first and later phrases cost the same; both are recorded (`clip` loaded beforehand, not timed)."""
+    if not hasattr(predictor, "clip"):
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures/clip"))
+        from reference import reference_clip  # tools/fixtures/clip/reference.py: clip.load on a local file
+
+        predictor.clip = reference_clip(Path(clip_path))
+    for k in range(3):
+        t = time.perf_counter()
+        predictor.prompt(result, texts=[f"{PHRASES[k]} {image_index}"])
+        out["text_first_ms" if k == 0 else "text_new_ms"].append((time.perf_counter() - t) * 1e3)
+
+
+def reference(model_path: str, imgsz: int, runs: int, prompts: int, images: list[str], clip_path=None,
+              text_images: int = 0) -> dict:
     t0 = time.perf_counter()
     import torch
     from ultralytics import FastSAM
@@ -43,7 +61,8 @@ def reference(model_path: str, imgsz: int, runs: int, prompts: int, images: list
     cold = time.perf_counter() - t0
     predictor = model.predictor
     rows, point_ms, box_ms = [], [], []
-    for path in images:
+    text = {"text_first_ms": [], "text_new_ms": []}
+    for i, path in enumerate(images):
         model(path, **kw)
         e2e = []
         for _ in range(runs):
@@ -61,6 +80,8 @@ def reference(model_path: str, imgsz: int, runs: int, prompts: int, images: list
             t = time.perf_counter()
             predictor.prompt(result, bboxes=[[fx * w, fy * h, fx * w + bw, fy * h + bh]])
             box_ms.append((time.perf_counter() - t) * 1e3)
+        if clip_path and i < text_images:
+            text_latencies(predictor, result, clip_path, i, text)
     return {
         "implementation": "reference (ultralytics FastSAM)",
         "imgsz": imgsz,
@@ -68,6 +89,8 @@ def reference(model_path: str, imgsz: int, runs: int, prompts: int, images: list
         "images": rows,
         "select_point_ms_p50": median(point_ms),
         "select_box_ms_p50": median(box_ms),
+        "text_first_phrase_ms_p50": median(text["text_first_ms"]),
+        "text_new_phrase_ms_p50": median(text["text_new_ms"]),
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -101,10 +124,19 @@ def engine(graph: str, imgsz: int, runs: int, images: list[str]) -> dict:
 
 
 if __name__ == "__main__":
-    kind, model = sys.argv[1], sys.argv[2]
-    imgsz, runs = int(sys.argv[3]), int(sys.argv[4])
-    if kind == "reference":
-        out = reference(model, imgsz, runs, int(sys.argv[5]), sys.argv[6:])
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("kind", choices=["reference", "engine"])
+    ap.add_argument("model")
+    ap.add_argument("imgsz", type=int)
+    ap.add_argument("runs", type=int)
+    ap.add_argument("rest", nargs="+", help="reference: PROMPTS IMAGE...; engine: IMAGE...")
+    ap.add_argument("--clip", help="CLIP checkpoint for text-prompt timing (reference only)")
+    ap.add_argument("--text-images", type=int, default=2)
+    a = ap.parse_intermixed_args()
+    if a.kind == "reference":
+        out = reference(a.model, a.imgsz, a.runs, int(a.rest[0]), a.rest[1:], a.clip, a.text_images)
     else:
-        out = engine(model, imgsz, runs, sys.argv[5:])
+        out = engine(a.model, a.imgsz, a.runs, a.rest)
     print(json.dumps(out))

@@ -64,6 +64,14 @@ pub struct BenchArgs {
     /// Also write the ONNX graph built from the checkpoint here (for the engine-alone baseline).
     #[arg(long, value_name = "OUT.onnx")]
     pub export_graph: Option<PathBuf>,
+
+    /// CLIP model (path or `vit-b-32`): also time text prompts (first phrase, new phrase on a cached image).
+    #[arg(long, value_name = "CLIP")]
+    pub clip: Option<String>,
+
+    /// Images (the first N) on which text prompts are timed; the first phrase encodes every crop, which is slow.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub text_images: usize,
 }
 
 #[derive(Debug, Args)]

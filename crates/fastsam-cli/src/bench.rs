@@ -1,5 +1,6 @@
 //! `fastsam bench`: timings of this implementation, as JSON, for `tools/bench/compare` to put next to the
-//! reference's. Cold start, end to end (file → masks, model warm), `segment()` alone, prompt latency, peak RSS.
+//! reference's. Cold start, end to end (file → masks, model warm), `segment()` alone, point/box/text prompt
+//! latency, peak RSS.
 
 use std::time::Instant;
 
@@ -7,7 +8,8 @@ use anyhow::{Context, Result};
 use fastsam::image::DecodeLimits;
 use fastsam::model::{EngineOptions, SegGraph};
 use fastsam::weights::checkpoint::Checkpoint;
-use fastsam::{FastSam, PointLabel, Prompt, SegmentOptions};
+use fastsam::clip::Clip;
+use fastsam::{FastSam, PointLabel, Prompt, RgbImage, SegmentOptions, Segmentation};
 use serde_json::json;
 
 use crate::args::BenchArgs;
@@ -27,24 +29,29 @@ pub fn run(args: BenchArgs) -> Result<()> {
         std::fs::write(path, graph.onnx_bytes()).with_context(|| format!("writing {}", path.display()))?;
     }
 
+    let clip = args.clip.as_deref().map(|spec| crate::segment::load_clip(spec, args.threads)).transpose()?;
     let mut images = Vec::new();
     let (mut point_ms, mut box_ms) = (Vec::new(), Vec::new());
-    for path in &args.images {
+    let mut text = TextTimes::default();
+    for (i, path) in args.images.iter().enumerate() {
         let (mut e2e, mut segment) = (Vec::new(), Vec::new());
         let mut masks = 0;
-        // One untimed pass warms ORT's per-shape state; then `runs` timed passes of each kind.
+        // One untimed pass warms ORT's per-shape state; then `runs` timed passes, file → masks, with the
+        // `segment()` part of each timed on its own.
         let image = fastsam::image::open(path, &DecodeLimits::default())?;
         model.segment(&image)?;
         for _ in 0..args.runs {
             let t = Instant::now();
             let image = fastsam::image::open(path, &DecodeLimits::default())?;
+            let s = Instant::now();
             let seg = model.segment(&image)?;
+            segment.push(s.elapsed().as_secs_f64());
             e2e.push(t.elapsed().as_secs_f64());
             masks = seg.len();
-            let t = Instant::now();
-            let seg = model.segment(&image)?;
-            segment.push(t.elapsed().as_secs_f64());
             prompt_latencies(&seg, args.prompts, &mut point_ms, &mut box_ms)?;
+        }
+        if let Some(clip) = clip.as_ref().filter(|_| i < args.text_images) {
+            text.time(&model.segment(&image)?, &image, clip, i)?;
         }
         images.push(json!({
             "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
@@ -62,6 +69,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "images": images,
         "select_point_ms_p50": median(&mut point_ms),
         "select_box_ms_p50": median(&mut box_ms),
+        "text_first_phrase_ms_p50": median(&mut text.first_ms),
+        "text_new_phrase_ms_p50": median(&mut text.new_ms),
+        "text_repeated_phrase_ms_p50": median(&mut text.repeated_ms),
         "peak_rss_mb": peak_rss_mb(),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -70,7 +80,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
 /// Times `n` single-point and `n` single-box prompts spread over the image (deterministic positions).
 fn prompt_latencies(
-    seg: &fastsam::Segmentation,
+    seg: &Segmentation,
     n: usize,
     point_ms: &mut Vec<f64>,
     box_ms: &mut Vec<f64>,
@@ -90,6 +100,37 @@ fn prompt_latencies(
         box_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     Ok(())
+}
+
+/// Text-prompt latencies after segmentation: the first phrase (every crop through the image encoder, then the
+/// phrase), a new phrase on the same image (text encoder + a product), a phrase seen before (a product).
+#[derive(Default)]
+struct TextTimes {
+    first_ms: Vec<f64>,
+    new_ms: Vec<f64>,
+    repeated_ms: Vec<f64>,
+}
+
+/// Phrases are made distinct per image so each one really goes through the text encoder once.
+const PHRASES: [&str; 8] =
+    ["a bus", "the red car", "a person walking", "a dog on the grass", "the sky", "a window", "wheels", "a shoe"];
+
+impl TextTimes {
+    fn time(&mut self, seg: &Segmentation, image: &RgbImage, clip: &Clip, image_index: usize) -> Result<()> {
+        let phrase = |k: usize| format!("{} {image_index}", PHRASES[k % PHRASES.len()]);
+        let t = Instant::now();
+        seg.text_scores(&phrase(0), image, clip, 1)?;
+        self.first_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        for k in 1..PHRASES.len() {
+            let t = Instant::now();
+            seg.text_scores(&phrase(k), image, clip, 1)?;
+            self.new_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            seg.text_scores(&phrase(k), image, clip, 1)?;
+            self.repeated_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok(())
+    }
 }
 
 fn median(v: &mut [f64]) -> Option<f64> {
