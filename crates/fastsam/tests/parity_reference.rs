@@ -19,7 +19,9 @@ fn shared_images() -> PathBuf {
     std::env::var_os("FASTSAM_SHARED").map_or_else(|| repo().join("../shared"), PathBuf::from).join("data/images")
 }
 
-/// Reference output directories with their checkpoints: tests/fixtures/reference/<model stem>/.
+/// Reference output directories with their models: tests/fixtures/reference/<model stem>/ for the checkpoint
+/// `<model stem>.pt`, and `<model stem>-onnx/` for its Ultralytics export `<model stem>.onnx`
+/// (tools/fixtures/export_onnx.py), which the reference ran through its own ONNX Runtime backend.
 fn fixture_models() -> Vec<(PathBuf, PathBuf)> {
     let dir = repo().join("tests/fixtures/reference");
     let mut out: Vec<(PathBuf, PathBuf)> = std::fs::read_dir(&dir)
@@ -28,7 +30,11 @@ fn fixture_models() -> Vec<(PathBuf, PathBuf)> {
         .filter(|p| p.is_dir())
         .map(|p| {
             let stem = p.file_name().unwrap().to_string_lossy().into_owned();
-            (repo().join(format!("tests/fixtures/fastsam/{stem}.pt")), p)
+            let model = match stem.strip_suffix("-onnx") {
+                Some(stem) => format!("{stem}.onnx"),
+                None => format!("{stem}.pt"),
+            };
+            (repo().join("tests/fixtures/fastsam").join(model), p)
         })
         .collect();
     out.sort();
