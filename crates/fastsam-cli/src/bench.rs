@@ -5,10 +5,10 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use fastsam::clip::Clip;
 use fastsam::image::DecodeLimits;
 use fastsam::model::{EngineOptions, SegGraph};
 use fastsam::weights::checkpoint::Checkpoint;
-use fastsam::clip::Clip;
 use fastsam::{FastSam, PointLabel, Prompt, RgbImage, SegmentOptions, Segmentation};
 use serde_json::json;
 
@@ -79,12 +79,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 }
 
 /// Times `n` single-point and `n` single-box prompts spread over the image (deterministic positions).
-fn prompt_latencies(
-    seg: &Segmentation,
-    n: usize,
-    point_ms: &mut Vec<f64>,
-    box_ms: &mut Vec<f64>,
-) -> Result<()> {
+fn prompt_latencies(seg: &Segmentation, n: usize, point_ms: &mut Vec<f64>, box_ms: &mut Vec<f64>) -> Result<()> {
     let (w, h) = (f64::from(seg.width()), f64::from(seg.height()));
     for k in 0..n {
         // A low-discrepancy walk over the image so prompts land inside and outside masks alike.

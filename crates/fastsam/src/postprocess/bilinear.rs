@@ -237,20 +237,16 @@ impl Resize<'_> {
             if runs_row != a {
                 let (ca, cb) = (code_row(a), code_row(b));
                 let pairs = (cmax + 1).min(last_col) - cmin;
-                for (c, cell) in cells.iter_mut().enumerate().take(pairs) {
-                    let i = cmin + c;
-                    *cell = ca[i] & ca[i + 1] & cb[i] & cb[i + 1];
+                // Slices rather than indices, so the loop compiles to vector ANDs.
+                let (a0, a1) = (&ca[cmin..cmin + pairs], &ca[cmin + 1..cmin + pairs + 1]);
+                let (b0, b1) = (&cb[cmin..cmin + pairs], &cb[cmin + 1..cmin + pairs + 1]);
+                for (cell, (((&p, &q), &r), &t)) in cells.iter_mut().zip(a0.iter().zip(a1).zip(b0).zip(b1)) {
+                    *cell = p & q & r & t;
                 }
                 if cmax == last_col {
                     cells[cmax - cmin] = ca[cmax] & cb[cmax];
                 }
-                runs.clear();
-                for (c, &cell) in cells.iter().enumerate() {
-                    match runs.last_mut() {
-                        Some(last) if last.2 == cell => last.1 = c + 1,
-                        _ => runs.push((c, c + 1, cell)),
-                    }
-                }
+                runs_of(&cells, &mut runs);
                 runs_row = a;
             }
             let (ra, rb) = (src.row(a), src.row(b));
@@ -286,6 +282,30 @@ fn channels_last<const VECTOR: bool>(ra: &[f32], rb: &[f32], h0: f32, h1: f32, t
         x00.mul_add(w00, x01.mul_add(w01, x11.mul_add(w11, x10 * w10)))
     } else {
         x11.mul_add(w11, x10.mul_add(w10, x00.mul_add(w00, x01 * w01)))
+    }
+}
+
+/// `runs` := the maximal runs `(start, end, value)` of equal bytes of `cells`. Mask interiors and exteriors are
+/// long runs, so they are skipped 8 bytes at a time.
+#[inline(always)]
+fn runs_of(cells: &[u8], runs: &mut Vec<(usize, usize, u8)>) {
+    runs.clear();
+    let mut start = 0;
+    while start < cells.len() {
+        let value = cells[start];
+        let same8 = u64::from_ne_bytes([value; 8]);
+        let mut end = start + 1;
+        while let Some(chunk) = cells.get(end..end + 8) {
+            if u64::from_ne_bytes(chunk.try_into().expect("8 bytes")) != same8 {
+                break;
+            }
+            end += 8;
+        }
+        while end < cells.len() && cells[end] == value {
+            end += 1;
+        }
+        runs.push((start, end, value));
+        start = end;
     }
 }
 
