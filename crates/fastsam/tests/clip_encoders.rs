@@ -140,50 +140,73 @@ fn pair(v: &Value) -> [u32; 2] {
     [v[0].as_u64().unwrap() as u32, v[1].as_u64().unwrap() as u32]
 }
 
+/// One golden resize case: what the case compares (the sha256 of the whole `resize` output, or of the 224x224
+/// center crop of the CLIP transform), checked against `preprocess::resize_bicubic`. Returns whether the case
+/// ran the vertical pass first by Pillow 13's rule and whether the other pass order would have failed it.
+fn check_resize_case(case: &Value) -> (bool, bool) {
+    let image = crop(case);
+    let what = format!("{} {:?} {}x{}", case["image"], case["box"], image.width, image.height);
+    let (w, h, expected) = match case.get("resize") {
+        Some(size) => {
+            let [w, h] = pair(size);
+            (w, h, case["rgb_sha256"].as_str().unwrap())
+        }
+        None => {
+            let (_, resized, offset) = preprocess::resize_center_crop(&image, 224).unwrap();
+            assert_eq!([resized.0, resized.1], pair(&case["resized_size"]), "{what}: resized size");
+            assert_eq!(offset, pair(&case["crop_offset"]), "{what}: crop offset");
+            (resized.0, resized.1, case["rgb224_sha256"].as_str().unwrap())
+        }
+    };
+    let hash = |out: RgbImage| -> String {
+        if case.get("resize").is_some() {
+            return sha256(&out.data);
+        }
+        let [left, top] = pair(&case["crop_offset"]);
+        let rows: Vec<u8> = (top..top + 224)
+            .flat_map(|y| {
+                let s = ((y * out.width + left) * 3) as usize;
+                out.data[s..s + 224 * 3].to_vec()
+            })
+            .collect();
+        sha256(&rows)
+    };
+    let vertical = preprocess::vertical_first(image.width, image.height, w, h);
+    assert_eq!(
+        hash(preprocess::resize_bicubic(&image, w, h)),
+        expected,
+        "{what} -> {w}x{h} (vertical first: {vertical})"
+    );
+    let other = hash(preprocess::resize_bicubic_in_order(&image, w, h, !vertical)) != expected;
+    (vertical, other)
+}
+
 /// PIL resizes to arbitrary sizes and the full CLIP transform on random crops
-/// (tests/fixtures/golden/clip-encoders/preprocess.json, tools/golden/clip_preprocess.py). Pillow 13 picks the
-/// order of its two passes by a heuristic not reproduced yet: every case must equal one of the two orders bit
-/// for bit, the horizontal-first order (Pillow <= 12) is what CLIP crops use for now.
+/// (tests/fixtures/golden/clip-encoders/preprocess.json, tools/golden/clip_preprocess.py), bit for bit,
+/// Pillow 13's pass order included.
 #[test]
 fn pil_bicubic_matches_on_random_crops() {
     let text = std::fs::read_to_string(repo().join("tests/fixtures/golden/clip-encoders/preprocess.json")).unwrap();
     let golden: Value = serde_json::from_str(&text).unwrap();
-    let (mut checked, mut vertical_first) = (0, Vec::new());
-    for case in golden["cases"].as_array().unwrap() {
-        let image = crop(case);
-        let what = format!("{} {:?} {}x{}", case["image"], case["box"], image.width, image.height);
-        let (w, h, expected) = match case.get("resize") {
-            Some(size) => {
-                let [w, h] = pair(size);
-                (w, h, case["rgb_sha256"].as_str().unwrap())
-            }
-            None => {
-                let (_, resized, offset) = preprocess::resize_center_crop(&image, 224).unwrap();
-                assert_eq!([resized.0, resized.1], pair(&case["resized_size"]), "{what}: resized size");
-                assert_eq!(offset, pair(&case["crop_offset"]), "{what}: crop offset");
-                (resized.0, resized.1, case["rgb224_sha256"].as_str().unwrap())
-            }
-        };
-        let hash = |out: RgbImage| -> String {
-            if case.get("resize").is_some() {
-                return sha256(&out.data);
-            }
-            let [left, top] = pair(&case["crop_offset"]);
-            let rows: Vec<u8> = (top..top + 224)
-                .flat_map(|y| {
-                    let s = ((y * out.width + left) * 3) as usize;
-                    out.data[s..s + 224 * 3].to_vec()
-                })
-                .collect();
-            sha256(&rows)
-        };
-        if hash(preprocess::resize_bicubic(&image, w, h)) != expected {
-            assert_eq!(hash(preprocess::resize_bicubic_vertical_first(&image, w, h)), expected, "{what} -> {w}x{h}");
-            vertical_first.push(what);
-        }
-        checked += 1;
-    }
-    assert_eq!(checked, 144);
-    // Known gap: 16 of the 144 cases ran the vertical pass first in Pillow 13.
-    eprintln!("vertical pass first in Pillow 13 ({}): {vertical_first:#?}", vertical_first.len());
+    let cases = golden["cases"].as_array().unwrap();
+    let results: Vec<(bool, bool)> = cases.iter().map(check_resize_case).collect();
+    assert_eq!(cases.len(), 144);
+    // 16 of them need the vertical pass first (the horizontal-first order, Pillow <= 12's, fails them).
+    assert_eq!(results.iter().filter(|&&(vertical, other)| vertical && other).count(), 16);
+}
+
+/// Pillow 13's pass order on both sides of its boundary (tests/fixtures/golden/clip-preprocess/pass_order.json,
+/// tools/golden/clip_pass_order.py): arbitrary resizes, and the CLIP transform on the crop sizes whose text-prompt
+/// similarities were off while the order was wrong. Every case must match, and every one must fail with the other
+/// order (a case both orders pass would prove nothing about the rule).
+#[test]
+fn pil_pass_order_matches_pillow_13() {
+    let text = std::fs::read_to_string(repo().join("tests/fixtures/golden/clip-preprocess/pass_order.json")).unwrap();
+    let golden: Value = serde_json::from_str(&text).unwrap();
+    let cases = golden["cases"].as_array().unwrap();
+    let results: Vec<(bool, bool)> = cases.iter().map(check_resize_case).collect();
+    let vertical = results.iter().filter(|r| r.0).count();
+    let decisive = results.iter().filter(|r| r.1).count();
+    eprintln!("{} cases, {vertical} vertical first, {decisive} fail with the other order", cases.len());
+    assert_eq!((cases.len(), vertical, decisive), (48, 30, 48));
 }

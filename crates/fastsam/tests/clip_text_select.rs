@@ -20,21 +20,21 @@ fn shared() -> PathBuf {
     std::env::var_os("FASTSAM_SHARED").map_or_else(|| repo().join("../shared"), PathBuf::from)
 }
 
-/// Largest accepted similarity error. Crops whose PIL resize Pillow 13 runs vertical pass first (a pass-order
-/// heuristic not reproduced yet, see clip_encoders.rs) differ by a level on some pixels: measured up to 1.1e-3
-/// with the tiny CLIP (two crops of dogs.jpg, 227x146 and 225x234, both orders giving different pixels there);
-/// every other similarity is within 1e-4.
-const SIMILARITY_TOLERANCE: f64 = 2e-3;
+/// Largest accepted similarity error when our crop equals the reference's bit for bit (measured: 2.6e-5).
+const SIMILARITY_TOLERANCE: f64 = 1e-4;
 
-/// KNOWN DEFECT, open: 417 of 39,825 (text, mask) similarities (1.05%, some crops of some images, worst 0.51)
-/// disagree with the reference. Part of it is Pillow 13's resize pass order (vertical first for some crop sizes,
-/// rule not reproduced yet; see `clip::preprocess::resize_bicubic`); the large errors point at a crop-level
-/// difference still to be found. Every selection with a clear margin matches regardless. This bound only keeps
-/// the defect from growing; it is to come down to 0 when the cause is fixed.
-const MAX_SHARE_OFF: f64 = 0.02;
+/// KNOWN GAP, outside CLIP: 296 of the 1,593 scored crops (291 distinct masks: three images are scored by two
+/// files) differ from the reference's (tests/fixtures/golden/clip-text-crops/crops.json,
+/// tools/golden/clip_text_crops.py): a few mask pixels (stage-1 mask parity, 3 to 47 bytes per crop) or, once, a
+/// box truncated one pixel apart (fastsam-x-tiny, sa_8776.jpg, mask 16: x2 1157.024 here, under 1157 in the
+/// reference; its similarities are off by up to 0.51). Only those crops may score differently (250 of their
+/// 7,400 similarities are off by >= 2e-3); every crop equal to the reference's must score within
+/// SIMILARITY_TOLERANCE. The bound keeps the gap from growing.
+const MAX_CROPS_DIFFERENT: usize = 296;
 
-/// Selections whose top-two similarities are closer than this are not insisted on.
-const MARGIN: f64 = 2.0 * SIMILARITY_TOLERANCE;
+/// Selections whose top-two similarities are closer than this are not insisted on: a crop that differs from the
+/// reference's moves its similarities by up to a few 1e-3 (worse only for the crop with the shifted box).
+const MARGIN: f64 = 4e-3;
 
 fn text_files() -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -54,14 +54,47 @@ fn text_files() -> Vec<PathBuf> {
 
 struct Checked {
     similarities: usize,
+    /// Off similarities of crops equal to the reference's (must stay 0) and of crops that differ.
     similarities_off: usize,
+    similarities_off_crop_differs: usize,
+    crops: usize,
+    crops_different: usize,
+    worst_error_equal_crop: f64,
     files: usize,
     selections: usize,
     skipped_close: usize,
     worst_similarity_error: f64,
 }
 
-fn check_file(path: &Path, models: &mut HashMap<String, FastSam>, clips: &mut HashMap<String, Clip>, c: &mut Checked) {
+/// The reference's crop digests for every scored mask: model stem -> image stem -> (crop ids, digests).
+fn reference_crops() -> Value {
+    let path = repo().join("tests/fixtures/golden/clip-text-crops/crops.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// For each scored mask: whether our crop (as `Segmentation::text_scores` builds it) equals the reference's.
+fn crops_equal(seg: &fastsam::Segmentation, image: &RgbImage, crop_ids: &[usize], golden: &Value) -> Vec<bool> {
+    let ids: Vec<usize> = golden["crop_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    assert_eq!(ids, crop_ids, "crop digests are for other masks");
+    crop_ids
+        .iter()
+        .zip(golden["crop_sha256"].as_array().unwrap())
+        .map(|(&id, digest)| {
+            let d = &seg.objects()[id];
+            let crop = preprocess::masked_crop(image, &d.mask, d.bbox.map(|v| v.trunc().max(0.0) as u32)).unwrap();
+            let sha: String = Sha256::digest(&crop.data).iter().map(|x| format!("{x:02x}")).collect();
+            sha[..16] == *digest.as_str().unwrap()
+        })
+        .collect()
+}
+
+fn check_file(
+    path: &Path,
+    models: &mut HashMap<String, FastSam>,
+    clips: &mut HashMap<String, Clip>,
+    golden: &Value,
+    c: &mut Checked,
+) {
     let j: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let name = path.display().to_string();
     let fastsam_path = j["fastsam"]["path"].as_str().unwrap().to_string();
@@ -78,6 +111,18 @@ fn check_file(path: &Path, models: &mut HashMap<String, FastSam>, clips: &mut Ha
     let expected_ids: Vec<usize> =
         j["crop_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
     assert_eq!(crop_ids, expected_ids, "{name}: scored masks");
+    let model_stem = Path::new(&fastsam_path).file_stem().unwrap().to_string_lossy().to_string();
+    let image_stem = Path::new(j["image"].as_str().unwrap()).file_stem().unwrap().to_string_lossy().to_string();
+    let equal = match golden["models"][&model_stem].get(&image_stem) {
+        Some(g) => crops_equal(&seg, &image, &crop_ids, g),
+        // tests/fixtures/golden/clip-encoders/select: no scored masks, nothing to compare.
+        None => {
+            assert!(crop_ids.is_empty(), "{name}: no reference crop digests");
+            Vec::new()
+        }
+    };
+    c.crops += equal.len();
+    c.crops_different += equal.iter().filter(|e| !**e).count();
     for rec in j.get("crops").and_then(Value::as_array).into_iter().flatten() {
         let id = rec["id"].as_u64().unwrap() as usize;
         let b: Vec<u32> = rec["box"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
@@ -89,13 +134,20 @@ fn check_file(path: &Path, models: &mut HashMap<String, FastSam>, clips: &mut Ha
     let phrases: Vec<&str> = j["phrases"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
     for (p, row) in phrases.iter().zip(j["similarity"].as_array().unwrap()) {
         let scores: HashMap<usize, f32> = seg.text_scores(p, &image, clip, usize::MAX).unwrap().into_iter().collect();
-        for (id, s) in crop_ids.iter().zip(row.as_array().unwrap()) {
+        for ((id, s), &same_crop) in crop_ids.iter().zip(row.as_array().unwrap()).zip(&equal) {
             let err = (f64::from(scores[id]) - s.as_f64().unwrap()).abs();
             c.worst_similarity_error = c.worst_similarity_error.max(err);
             c.similarities += 1;
+            if same_crop {
+                c.worst_error_equal_crop = c.worst_error_equal_crop.max(err);
+            }
             if err >= SIMILARITY_TOLERANCE {
-                c.similarities_off += 1;
-                eprintln!("{name}: {p:?} vs mask {id}: similarity off by {err:.2e}");
+                if same_crop {
+                    c.similarities_off += 1;
+                    eprintln!("{name}: {p:?} vs mask {id}: similarity off by {err:.2e} (same crop)");
+                } else {
+                    c.similarities_off_crop_differs += 1;
+                }
             }
         }
     }
@@ -124,16 +176,21 @@ fn check_file(path: &Path, models: &mut HashMap<String, FastSam>, clips: &mut Ha
 fn text_selections_match_reference() {
     let files = text_files();
     let (mut models, mut clips) = (HashMap::new(), HashMap::new());
+    let golden = reference_crops();
     let mut c = Checked {
         similarities: 0,
         similarities_off: 0,
+        similarities_off_crop_differs: 0,
+        crops: 0,
+        crops_different: 0,
+        worst_error_equal_crop: 0.0,
         files: 0,
         selections: 0,
         skipped_close: 0,
         worst_similarity_error: 0.0,
     };
     for f in &files {
-        check_file(f, &mut models, &mut clips, &mut c);
+        check_file(f, &mut models, &mut clips, &golden, &mut c);
     }
     eprintln!(
         "{} files, {} selections equal, {} skipped (margin < {MARGIN}), worst similarity error {:.2e}",
@@ -142,9 +199,18 @@ fn text_selections_match_reference() {
     // tests/fixtures/golden/clip-encoders/select holds one file (a segmentation without masks); the real
     // selections come with the FastSAM fixtures (tests/fixtures/reference-text/<model>/).
     assert!(c.files > 0, "no reference text selections found");
-    let share = c.similarities_off as f64 / c.similarities.max(1) as f64;
-    eprintln!("{} of {} similarities off by >= {SIMILARITY_TOLERANCE}", c.similarities_off, c.similarities);
-    assert!(share <= MAX_SHARE_OFF, "{} of {} similarities off", c.similarities_off, c.similarities);
+    eprintln!(
+        "{} of {} crops differ from the reference's; {} similarities off by >= {SIMILARITY_TOLERANCE} on equal crops \
+         (worst {:.2e}), {} on differing crops; {} similarities in all",
+        c.crops_different,
+        c.crops,
+        c.similarities_off,
+        c.worst_error_equal_crop,
+        c.similarities_off_crop_differs,
+        c.similarities
+    );
+    assert_eq!(c.similarities_off, 0, "similarities off on crops equal to the reference's");
+    assert!(c.crops_different <= MAX_CROPS_DIFFERENT, "{} crops differ from the reference's", c.crops_different);
 }
 
 #[test]

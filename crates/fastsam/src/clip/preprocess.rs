@@ -97,20 +97,31 @@ pub fn preprocess(image: &RgbImage, size: u32) -> Result<Tensor> {
     Ok(Tensor::new(vec![1, 3, size as usize, size as usize], data))
 }
 
-/// PIL `Image.resize((w, h), BICUBIC)` of an RGB image (`ImagingResample`): horizontal pass over the needed rows,
-/// then vertical pass, each in 22-bit fixed point with rounding and clamping to 0..=255; a copy when sizes match.
+/// PIL `Image.resize((w, h), BICUBIC)` of an RGB image (`ImagingResample`): two passes, each in 22-bit fixed
+/// point with rounding and clamping to 0..=255, so the order of the passes shows in the pixels; a copy when sizes
+/// match.
 ///
-/// Pillow's `Image.resize` runs the two passes as separate calls, vertical first, when the image is more than 100
-/// times taller than wide and its height shrinks (`self.size[1] > self.size[0] * 100 and size[1] <
-/// self.size[1]`); the rounding between passes makes the order visible, so it is followed here.
+/// Pillow 13 runs the vertical pass first when the height shrinks and loses more than twice as many rows as the
+/// width loses columns (a width that grows counts as a negative loss); otherwise the horizontal pass first, over
+/// the rows the vertical pass needs (Pillow <= 12 always did; 13's `Image.resize` no longer has 12.x's Python-side
+/// "taller than 100 x wide" rule). The rule is python-pillow/Pillow#9549 ("if height is scaled down significantly
+/// more than width, resize vertically first", C); its exact condition was measured against Pillow 13.0.0 on 1,443
+/// text-prompt crops and edge sizes: `(100, 100) -> (95, 89)` runs vertical first, `(95, 90)` horizontal first;
+/// `(100, 100) -> (300, 99)` vertical first, `(300, 150)` horizontal first.
 pub fn resize_bicubic(image: &RgbImage, width: u32, height: u32) -> RgbImage {
-    let vertical_first = u64::from(image.height) > u64::from(image.width) * 100 && height < image.height;
-    resize_in_order(image, width, height, vertical_first)
+    resize_in_order(image, width, height, vertical_first(image.width, image.height, width, height))
 }
 
-/// [`resize_bicubic`] with the vertical pass first.
-pub fn resize_bicubic_vertical_first(image: &RgbImage, width: u32, height: u32) -> RgbImage {
-    resize_in_order(image, width, height, true)
+/// Pillow 13's pass order for a resize of the whole image from `in_w`x`in_h` to `out_w`x`out_h`.
+pub fn vertical_first(in_w: u32, in_h: u32, out_w: u32, out_h: u32) -> bool {
+    let lost_rows = i64::from(in_h) - i64::from(out_h);
+    let lost_cols = i64::from(in_w) - i64::from(out_w);
+    lost_rows > 0 && lost_rows > 2 * lost_cols
+}
+
+/// [`resize_bicubic`] with the pass order forced: vertical first when `vertical_first`.
+pub fn resize_bicubic_in_order(image: &RgbImage, width: u32, height: u32, vertical_first: bool) -> RgbImage {
+    resize_in_order(image, width, height, vertical_first)
 }
 
 fn resize_in_order(image: &RgbImage, width: u32, height: u32, vertical_first: bool) -> RgbImage {
