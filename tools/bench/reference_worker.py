@@ -52,13 +52,13 @@ def reference(model_path: str, imgsz: int, runs: int, prompts: int, images: list
     import torch
     from ultralytics import FastSAM
 
-    if THREADS:
-        torch.set_num_threads(THREADS)
-
     model = FastSAM(model_path)
     kw = dict(imgsz=imgsz, conf=0.4, iou=0.9, retina_masks=True, max_det=300, device="cpu", verbose=False)
     model(images[0], **kw)  # the reference sets up its predictor on the first call
     cold = time.perf_counter() - t0
+    # Setting up the predictor sets torch's threads to Ultralytics' NUM_THREADS (cores - 1, so 1 on 2 cores);
+    # every implementation here gets the same threads: --threads, else all cores.
+    torch.set_num_threads(THREADS or os.cpu_count())
     predictor = model.predictor
     rows, point_ms, box_ms = [], [], []
     text = {"text_first_ms": [], "text_new_ms": []}
@@ -85,6 +85,7 @@ def reference(model_path: str, imgsz: int, runs: int, prompts: int, images: list
     return {
         "implementation": "reference (ultralytics FastSAM)",
         "imgsz": imgsz,
+        "torch_threads": torch.get_num_threads(),
         "cold_start_s": cold,
         "images": rows,
         "select_point_ms_p50": median(point_ms),
