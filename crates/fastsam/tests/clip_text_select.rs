@@ -88,24 +88,62 @@ fn crops_equal(seg: &fastsam::Segmentation, image: &RgbImage, crop_ids: &[usize]
         .collect()
 }
 
+/// The reference's own masks and boxes (its everything file under `root`), as a segmentation: the text stage
+/// then sees exactly the reference's crops.
+fn reference_segmentation(root: &Path, j: &Value, image: &RgbImage) -> fastsam::Segmentation {
+    use fastsam::output::rle::Rle;
+    use fastsam::postprocess::{Detection, Detections};
+    let path = root.join(j["everything"]["file"].as_str().unwrap());
+    let everything: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let items = everything["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let b: Vec<f32> = a["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let bbox = [b[0], b[1], b[0] + b[2], b[1] + b[3]];
+            let counts = a["segmentation"]["counts"].as_str().unwrap();
+            let mask = Rle::from_string(image.height, image.width, counts).unwrap().decode().unwrap();
+            Detection { bbox, raw_bbox: bbox, score: a["score"].as_f64().unwrap() as f32, class: 0, anchor: i, mask }
+        })
+        .collect();
+    fastsam::Segmentation::new(Detections { width: image.width, height: image.height, items })
+}
+
+/// Where the masks whose crops are scored come from.
+#[derive(Clone, Copy)]
+enum Masks {
+    /// `FastSam::segment` on the checkpoint the file names.
+    Ours,
+    /// The reference's everything file, under this root.
+    Reference(&'static str),
+}
+
 fn check_file(
     path: &Path,
     models: &mut HashMap<String, FastSam>,
     clips: &mut HashMap<String, Clip>,
     golden: Option<&Value>,
+    masks: Masks,
     c: &mut Checked,
 ) {
     let j: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let name = path.display().to_string();
     let fastsam_path = j["fastsam"]["path"].as_str().unwrap().to_string();
     let clip_path = j["clip"]["path"].as_str().unwrap().to_string();
-    let model =
-        models.entry(fastsam_path.clone()).or_insert_with(|| FastSam::load(repo().join(&fastsam_path)).unwrap());
     let clip = clips.entry(clip_path.clone()).or_insert_with(|| Clip::load(repo().join(&clip_path)).unwrap());
     let image =
         fastsam::image::open(shared().join("data/images").join(j["image"].as_str().unwrap()), &Default::default())
             .unwrap();
-    let seg = model.segment(&image).unwrap();
+    let seg = match masks {
+        Masks::Ours => models
+            .entry(fastsam_path.clone())
+            .or_insert_with(|| FastSam::load(repo().join(&fastsam_path)).unwrap())
+            .segment(&image)
+            .unwrap(),
+        Masks::Reference(root) => reference_segmentation(&repo().join(root), &j, &image),
+    };
     assert_eq!(seg.len() as u64, j["everything"]["count"].as_u64().unwrap(), "{name}: mask count");
     let crop_ids: Vec<usize> = (0..seg.len()).filter(|&i| seg.objects()[i].mask.area() > 100).collect();
     let expected_ids: Vec<usize> =
@@ -125,7 +163,9 @@ fn check_file(
     };
     c.crops += equal.len();
     c.crops_different += equal.iter().filter(|e| !**e).count();
-    for rec in j.get("crops").and_then(Value::as_array).into_iter().flatten() {
+    // Full-size masks agree with the reference's to IoU ~0.9999, not bit for bit, so their crops are not compared.
+    let records = j.get("crops").and_then(Value::as_array).filter(|_| golden.is_some());
+    for rec in records.into_iter().flatten() {
         let id = rec["id"].as_u64().unwrap() as usize;
         let b: Vec<u32> = rec["box"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
         let crop: RgbImage =
@@ -192,8 +232,11 @@ impl Checked {
 }
 
 /// The full-size fixtures, generated on demand (tools/fixtures/clip/README.md: FastSAM-s-shaped random checkpoint,
-/// ViT-B/32-shaped random CLIP, `text_prompts.py ... --out .cache/reference-text --prompt-cases 2`). Ignored by
-/// default (large files, minutes of CPU):
+/// ViT-B/32-shaped random CLIP, `text_prompts.py ... --out .cache/reference-text --prompt-cases 2`), scored on the
+/// reference's own masks (its everything files in `.cache/reference-s-x/`): full-size masks match the reference's
+/// to IoU ~0.9999, not bit for bit, and this random ViT-B/32 moves a similarity by up to ~0.02 for a crop a few
+/// pixels different, which would hide what this checks — the text stage. Ignored by default (large files,
+/// minutes of CPU):
 ///
 ///     cargo test --release -p fastsam --test clip_text_select -- --ignored --nocapture
 #[test]
@@ -205,7 +248,7 @@ fn full_size_text_selections_match_reference() {
     let (mut models, mut clips) = (HashMap::new(), HashMap::new());
     let mut c = Checked::new();
     for f in &files {
-        check_file(f, &mut models, &mut clips, None, &mut c);
+        check_file(f, &mut models, &mut clips, None, Masks::Reference(".cache/reference-s-x"), &mut c);
     }
     let off = c.similarities_off_crop_differs;
     eprintln!(
@@ -214,6 +257,8 @@ fn full_size_text_selections_match_reference() {
         c.files, c.selections, c.skipped_close, c.similarities, c.worst_similarity_error
     );
     assert!(c.selections > 0);
+    // Same crops, so only the encoders' float differences remain (measured worst 1.06e-4 over 22,150).
+    assert!(c.worst_similarity_error < 5e-4, "worst similarity error {:.2e}", c.worst_similarity_error);
 }
 
 #[test]
@@ -223,7 +268,7 @@ fn text_selections_match_reference() {
     let golden = reference_crops();
     let mut c = Checked::new();
     for f in &files {
-        check_file(f, &mut models, &mut clips, Some(&golden), &mut c);
+        check_file(f, &mut models, &mut clips, Some(&golden), Masks::Ours, &mut c);
     }
     eprintln!(
         "{} files, {} selections equal, {} skipped (margin < {MARGIN}), worst similarity error {:.2e}",
