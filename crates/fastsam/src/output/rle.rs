@@ -71,7 +71,10 @@ impl Rle {
                 }
             }
             if counts.len() > 2 {
-                x += i64::from(counts[counts.len() - 2]);
+                // A 13-character count fills the i64, so the delta can overflow: that count is out of range.
+                x = x
+                    .checked_add(i64::from(counts[counts.len() - 2]))
+                    .ok_or_else(|| bad(format!("{s:?}: count out of range at {p}")))?;
             }
             counts.push(u32::try_from(x).map_err(|_| bad(format!("{s:?}: count {x} out of range")))?);
         }
