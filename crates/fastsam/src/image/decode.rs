@@ -264,9 +264,9 @@ fn decode_with_image_crate(bytes: &[u8], format: image::ImageFormat, limits: &De
     let (width, height) = dec.dimensions();
     check_size(u64::from(width), u64::from(height), limits)?;
     let orientation = match format {
-        image::ImageFormat::Png | image::ImageFormat::WebP => {
-            dec.exif_metadata().ok().flatten().and_then(|blob| exif::orientation(&blob))
-        }
+        image::ImageFormat::Png => dec.exif_metadata().ok().flatten().and_then(|blob| exif::orientation(&blob)),
+        // Not the crate's `exif_metadata`: it allocates the chunk's declared size (up to 4 GiB) before reading.
+        image::ImageFormat::WebP => webp_exif_chunk(bytes).and_then(exif::orientation),
         _ => None,
     };
     let color = dec.color_type();
@@ -274,6 +274,24 @@ fn decode_with_image_crate(bytes: &[u8], format: image::ImageFormat, limits: &De
     dec.read_image(&mut buf).map_err(|e| e.to_string())?;
     let pixels = to_rgb8(&buf, color)?;
     Ok((rgb(width as usize, height as usize, pixels), orientation))
+}
+
+/// The payload of a WebP file's `EXIF` chunk, if it has one that lies wholly inside `bytes`.
+fn webp_exif_chunk(bytes: &[u8]) -> Option<&[u8]> {
+    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WEBP" {
+        return None;
+    }
+    let mut at = 12usize;
+    while let Some(head) = bytes.get(at..at + 8) {
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let data = bytes.get(at + 8..(at + 8).checked_add(len)?)?;
+        if &head[..4] == b"EXIF" {
+            return Some(data);
+        }
+        // Chunks are padded to an even size.
+        at = at + 8 + len + (len & 1);
+    }
+    None
 }
 
 /// Interleaved samples of `color` → RGB8: grey replicated, alpha dropped, 16-bit samples `>> 8`.
