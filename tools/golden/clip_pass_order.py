@@ -16,16 +16,16 @@ x1 y1 x2 y2) of a shared test image decoded as the reference decodes it (cv2.imr
 """
 
 import argparse
-import hashlib
-import json
 import os
+import sys
 
 import cv2
 import numpy as np
-import PIL
-import torchvision
 from PIL import Image
 from torchvision import transforms as T
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clip_preprocess import sha, write_golden  # noqa: E402  (same hashing and file layout)
 
 # (crop w, crop h, target w, target h) around the boundary.
 RESIZES = [
@@ -46,10 +46,6 @@ CLIP_VERTICAL = [
 CLIP_HORIZONTAL = [(254, 506), (250, 500), (225, 430), (309, 608), (358, 697), (60, 134), (227, 146), (225, 234)]
 
 IMAGES = ["sa_10039.jpg", "sa_8776.jpg", "bus.jpg", "zidane.jpg"]
-
-
-def sha(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
 def main() -> None:
@@ -82,15 +78,7 @@ def main() -> None:
         cases.append(
             {"image": name, "box": box, "resized_size": list(r.size), "crop_offset": [left, top], "rgb224_sha256": sha(c)}
         )
-    doc = {
-        "generator": "tools/golden/clip_pass_order.py",
-        "versions": {"pillow": PIL.__version__, "torchvision": torchvision.__version__, "numpy": np.__version__, "opencv": cv2.__version__},
-        "cases": cases,
-    }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(doc, f, indent=1)
-    print(f"{args.out}: {len(cases)} cases")
+    write_golden(args.out, "tools/golden/clip_pass_order.py", cases)
 
 
 if __name__ == "__main__":

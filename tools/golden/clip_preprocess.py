@@ -62,15 +62,20 @@ def main() -> None:
                 cases.append(
                     {"image": name, "box": box, "resized_size": list(r.size), "crop_offset": [left, top], "rgb224_sha256": sha(c)}
                 )
+    write_golden(args.out, "tools/golden/clip_preprocess.py", cases)
+
+
+def write_golden(out: str, generator: str, cases: list) -> None:
+    """The golden file: its generator, the versions that made it, the cases."""
     doc = {
-        "generator": "tools/golden/clip_preprocess.py",
+        "generator": generator,
         "versions": {"pillow": PIL.__version__, "torchvision": torchvision.__version__, "numpy": np.__version__, "opencv": cv2.__version__},
         "cases": cases,
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
         json.dump(doc, f, indent=1)
-    print(f"{args.out}: {len(cases)} cases")
+    print(f"{out}: {len(cases)} cases")
 
 
 if __name__ == "__main__":
