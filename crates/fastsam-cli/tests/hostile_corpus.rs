@@ -4,27 +4,10 @@
 #[path = "../../../fuzz/src/entries.rs"]
 mod entries;
 
-use std::path::{Path, PathBuf};
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
 
-fn corpus(target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("directory entry").path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "{}: empty corpus", dir.display());
-    files
-}
-
-fn replay(target: &str, entry: fn(&[u8])) {
-    for path in corpus(target) {
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        if std::panic::catch_unwind(|| entry(&bytes)).is_err() {
-            panic!("{} panics", path.display());
-        }
-    }
-}
+use replay::replay;
 
 #[test]
 fn pickle_checkpoint_corpus() {

@@ -109,7 +109,7 @@ pub fn preprocess(image: &RgbImage, size: u32) -> Result<Tensor> {
 /// text-prompt crops and edge sizes: `(100, 100) -> (95, 89)` runs vertical first, `(95, 90)` horizontal first;
 /// `(100, 100) -> (300, 99)` vertical first, `(300, 150)` horizontal first.
 pub fn resize_bicubic(image: &RgbImage, width: u32, height: u32) -> RgbImage {
-    resize_in_order(image, width, height, vertical_first(image.width, image.height, width, height))
+    resize_bicubic_in_order(image, width, height, vertical_first(image.width, image.height, width, height))
 }
 
 /// Pillow 13's pass order for a resize of the whole image from `in_w`x`in_h` to `out_w`x`out_h`.
@@ -121,10 +121,6 @@ pub fn vertical_first(in_w: u32, in_h: u32, out_w: u32, out_h: u32) -> bool {
 
 /// [`resize_bicubic`] with the pass order forced: vertical first when `vertical_first`.
 pub fn resize_bicubic_in_order(image: &RgbImage, width: u32, height: u32, vertical_first: bool) -> RgbImage {
-    resize_in_order(image, width, height, vertical_first)
-}
-
-fn resize_in_order(image: &RgbImage, width: u32, height: u32, vertical_first: bool) -> RgbImage {
     let (iw, ih) = (image.width as usize, image.height as usize);
     let (ow, oh) = (width as usize, height as usize);
     let need_h = ow != iw;
