@@ -70,7 +70,7 @@ pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Pro
     }
 
     if !todo.is_empty() {
-        let model = segment::load_model(&args.model, args.threads)?.with_options(options)?;
+        let model = segment::load_model(&args.model, args.threads, args.conv)?.with_options(options)?;
         let clip = segment::load_clip_for(prompt, &args.clip, args.threads)?;
         let bar = progress_bar(todo.len());
         let (tx, rx) = sync_channel::<(usize, fastsam::Result<RgbImage>)>(2);

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::args::BenchArgs;
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let engine = EngineOptions { intra_threads: args.threads, ..EngineOptions::default() };
+    let engine = EngineOptions { intra_threads: args.threads, conv: args.conv.algorithm(), ..EngineOptions::default() };
     let started = Instant::now();
     let model = FastSam::load_with(&args.model, &engine)
         .with_context(|| format!("loading {}", args.model.display()))?

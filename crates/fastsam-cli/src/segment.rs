@@ -16,7 +16,7 @@ use fastsam::output::{cutout, overlay, png, polygons};
 use fastsam::weights::ModelCache;
 use fastsam::{FastSam, PointMode, Prompt, SegmentOptions, Segmentation, Selection};
 
-use crate::args::SegmentArgs;
+use crate::args::{ConvArg, SegmentArgs};
 
 pub fn run(args: SegmentArgs) -> Result<()> {
     let options = SegmentOptions {
@@ -46,7 +46,7 @@ pub fn run(args: SegmentArgs) -> Result<()> {
 fn single(args: &SegmentArgs, options: SegmentOptions, prompt: &Prompt) -> Result<()> {
     let overlay_path = value_of("--overlay", &args.overlay)?;
     let cutout_path = value_of("--cutout", &args.cutout)?;
-    let model = load_model(&args.model, args.threads)?.with_options(options)?;
+    let model = load_model(&args.model, args.threads, args.conv)?.with_options(options)?;
     let clip = load_clip_for(prompt, &args.clip, args.threads)?;
     let path = &args.inputs[0];
     let image = fastsam::image::open(path, &DecodeLimits::default())?;
@@ -154,10 +154,10 @@ pub fn write_coco(path: &Path, results: &CocoResults) -> Result<()> {
     write_atomically(&path.with_extension("images.json"), &results.images_json())
 }
 
-pub fn load_model(spec: &str, threads: Option<usize>) -> Result<FastSam> {
+pub fn load_model(spec: &str, threads: Option<usize>, conv: ConvArg) -> Result<FastSam> {
     let cache = ModelCache::from_env()?;
     let path = cache.resolve(spec, &mut crate::weights::download_bar(spec))?;
-    let engine = EngineOptions { intra_threads: threads, ..EngineOptions::default() };
+    let engine = EngineOptions { intra_threads: threads, conv: conv.algorithm(), ..EngineOptions::default() };
     Ok(FastSam::from_model(cache.load_model(&path, &engine)?))
 }
 

@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// ONNX Runtime intra-op threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+
+    /// How 3×3 convolutions run.
+    #[arg(long, value_enum, default_value_t)]
+    pub conv: crate::args::ConvArg,
 }
 
 impl ServeArgs {
@@ -70,7 +74,7 @@ impl ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
-    let model = load_model(&args.model, args.threads)?;
+    let model = load_model(&args.model, args.threads, args.conv)?;
     let clip = match &args.clip {
         // A name (vit-b-32) is fetched into the weights cache like the segmentation model.
         Some(spec) => Some(ModelCache::from_env()?.resolve(&spec.to_string_lossy(), &mut download_bar("CLIP"))?),

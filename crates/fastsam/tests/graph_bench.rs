@@ -44,7 +44,7 @@ fn dump_onnx() {
 fn forward_time() {
     let graph = graph();
     let threads = std::env::var("FASTSAM_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
-    let options = EngineOptions { intra_threads: Some(threads), optimized_model_path: None };
+    let options = EngineOptions { intra_threads: Some(threads), optimized_model_path: None, ..Default::default() };
     let t = Instant::now();
     fastsam::model::runtime::init().unwrap();
     println!("ONNX Runtime library load: {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
@@ -123,11 +123,12 @@ fn optimized_model_cold_start() {
     let bytes = graph.onnx_bytes();
     fastsam::model::runtime::init().unwrap();
     let optimized = checkpoint().with_extension("opt.onnx");
-    let options = EngineOptions { intra_threads: Some(2), optimized_model_path: Some(optimized.clone()) };
+    let options =
+        EngineOptions { intra_threads: Some(2), optimized_model_path: Some(optimized.clone()), ..Default::default() };
     let t = Instant::now();
     drop(fastsam::model::Engine::from_bytes(&bytes, &options).unwrap());
     println!("session creation while saving the optimised model: {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
-    let options = EngineOptions { intra_threads: Some(2), optimized_model_path: None };
+    let options = EngineOptions { intra_threads: Some(2), optimized_model_path: None, ..Default::default() };
     for _ in 0..2 {
         let t = Instant::now();
         drop(fastsam::model::Engine::from_bytes(&bytes, &options).unwrap());

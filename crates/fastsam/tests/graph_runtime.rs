@@ -53,3 +53,56 @@ fn engine_reports_bad_inputs_and_bad_models() {
     let err = Engine::from_bytes(b"definitely not onnx", &EngineOptions::default()).unwrap_err().to_string();
     assert!(err.contains("cannot create a session"), "{err}");
 }
+
+/// Four convolutions of which only the wide 3×3 stride-1 one may go to the Winograd operator: a strided one, a
+/// 1×1 one and a narrow one stay standard `Conv`s.
+fn mixed_conv_graph() -> fastsam::model::onnx::Model {
+    let mut seed = 1u64;
+    let mut rnd = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect()
+    };
+    let mut g = GraphBuilder::new("mixed");
+    let x = g.input("x", vec![Dim::Fixed(1), Dim::Fixed(8), Dim::param("h"), Dim::param("w")]);
+    let same = Conv2d { padding: [1, 1], ..Conv2d::default() };
+    let wide = g.conv("wide", &x, &Tensor::new(vec![8, 8, 3, 3], rnd(576)), Some(&Tensor::new(vec![8], rnd(8))), same);
+    let strided = Conv2d { stride: [2, 2], ..same };
+    let s = g.conv("strided", &wide, &Tensor::new(vec![8, 8, 3, 3], rnd(576)), None, strided);
+    let p = g.conv("pointwise", &s, &Tensor::new(vec![8, 8, 1, 1], rnd(64)), None, Conv2d::default());
+    let narrow = g.conv("narrow", &p, &Tensor::new(vec![4, 8, 3, 3], rnd(288)), None, same);
+    let y = g.silu("act", &narrow);
+    g.output(&y, "y", vec![Dim::Fixed(1), Dim::Fixed(4), Dim::param("h2"), Dim::param("w2")]);
+    g.finish("test")
+}
+
+#[test]
+fn winograd_rewrite_takes_only_eligible_convolutions_and_matches_direct() {
+    use fastsam::model::winograd_op::{self, DOMAIN, OP};
+    let direct = mixed_conv_graph();
+    let mut rewritten = direct.clone();
+    assert_eq!(winograd_op::rewrite(&mut rewritten, 8), 1, "only `wide` is 3×3, stride 1 and ≥ 8 channels");
+    let node = |m: &fastsam::model::onnx::Model, name: &str| m.graph.nodes.iter().find(|n| n.name == name).cloned();
+    let wide = node(&rewritten, "wide").unwrap();
+    assert_eq!((wide.op_type.as_str(), wide.domain.as_str()), (OP, DOMAIN));
+    for name in ["strided", "pointwise", "narrow"] {
+        assert_eq!(node(&rewritten, name), node(&direct, name), "{name}");
+    }
+    assert_eq!(winograd_op::rewrite(&mut direct.clone(), 9), 0, "a threshold above the width rewrites nothing");
+
+    let options = EngineOptions { intra_threads: Some(2), ..Default::default() };
+    let a = Engine::from_bytes(&direct.encode(), &options).unwrap();
+    let b = Engine::from_bytes(&rewritten.encode(), &options).unwrap();
+    for (h, w) in [(1, 1), (9, 14), (33, 20)] {
+        let x = Tensor::new(vec![1, 8, h, w], (0..8 * h * w).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect());
+        let (ya, yb) = (&a.run(&[&x]).unwrap()[0], &b.run(&[&x]).unwrap()[0]);
+        assert_eq!(ya.shape, yb.shape);
+        let scale = ya.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (p, q) in ya.data.iter().zip(&yb.data) {
+            assert!((p - q).abs() <= 1e-5 * scale.max(1.0), "{h}×{w}: {p} vs {q}");
+        }
+    }
+}

@@ -5,9 +5,12 @@ pub mod onnx;
 pub mod runtime;
 pub mod seg_model;
 mod torch_nn;
+pub mod winograd;
+pub mod winograd_op;
 pub mod yolov8_seg;
 
 pub use decode::HeadLayout;
 pub use runtime::{Engine, EngineOptions};
 pub use seg_model::{SegModel, SegOutput};
+pub use winograd_op::ConvAlgorithm;
 pub use yolov8_seg::SegGraph;

@@ -242,6 +242,8 @@ pub struct Node {
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
     pub attrs: Vec<(String, AttrValue)>,
+    /// Operator domain; empty for the standard `ai.onnx` operators.
+    pub domain: String,
 }
 
 impl Node {
@@ -256,6 +258,9 @@ impl Node {
         wire::string(out, 4, &self.op_type);
         for (name, value) in &self.attrs {
             wire::message(out, 5, |b| value.encode(name, b));
+        }
+        if !self.domain.is_empty() {
+            wire::string(out, 7, &self.domain);
         }
     }
 }
@@ -345,6 +350,8 @@ pub struct Model {
     pub graph: Graph,
     pub opset: i64,
     pub producer: String,
+    /// Opset versions of the non-standard domains the nodes use (custom operators).
+    pub custom_domains: Vec<(String, i64)>,
 }
 
 impl Model {
@@ -357,6 +364,12 @@ impl Model {
         self.graph.encode_as_field(&mut out, 7);
         // OperatorSetIdProto { domain = "" (default), version }
         wire::message(&mut out, 8, |b| wire::int(b, 2, self.opset));
+        for (domain, version) in &self.custom_domains {
+            wire::message(&mut out, 8, |b| {
+                wire::string(b, 1, domain);
+                wire::int(b, 2, *version);
+            });
+        }
         out
     }
 }
@@ -453,6 +466,7 @@ impl GraphBuilder {
             inputs: inputs.iter().map(|s| s.to_string()).collect(),
             outputs: outputs.clone(),
             attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            domain: String::new(),
         });
         outputs
     }
@@ -575,7 +589,7 @@ impl GraphBuilder {
     }
 
     pub fn finish(self, producer: &str) -> Model {
-        Model { graph: self.graph, opset: OPSET, producer: producer.to_string() }
+        Model { graph: self.graph, opset: OPSET, producer: producer.to_string(), custom_domains: Vec::new() }
     }
 }
 

@@ -9,6 +9,7 @@ use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::Session;
 use ort::value::{TensorRef, ValueType};
 
+use super::winograd_op::{self, ConvAlgorithm};
 use crate::{Error, Result, Tensor};
 
 /// Where the ONNX Runtime library was loaded from, once it has been.
@@ -213,6 +214,10 @@ fn system_library_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// Held while a session is created: ONNX Runtime adds a session's custom operator domain to a process-wide
+/// schema map, and two sessions registering the same domain at once fail with "the domain is already exist".
+static CUSTOM_DOMAIN_REGISTRATION: Mutex<()> = Mutex::new(());
+
 /// Session options.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -220,6 +225,8 @@ pub struct EngineOptions {
     pub intra_threads: Option<usize>,
     /// Write the model as optimised by ONNX Runtime to this file when the session is created.
     pub optimized_model_path: Option<PathBuf>,
+    /// How the 3×3 convolutions of graphs built from checkpoints run (exports are never rewritten).
+    pub conv: ConvAlgorithm,
 }
 
 /// Name and shape of a session input or output; `None` marks a dynamic dimension.
@@ -251,6 +258,7 @@ impl Engine {
     /// A session over a serialized ONNX model.
     pub fn from_bytes(model: &[u8], options: &EngineOptions) -> Result<Self> {
         let mut builder = Self::builder(options)?;
+        let _registering = CUSTOM_DOMAIN_REGISTRATION.lock().unwrap_or_else(|e| e.into_inner());
         let session = builder
             .commit_from_memory(model)
             .map_err(|e| Error::Runtime(format!("cannot create a session from the model: {e}")))?;
@@ -260,6 +268,7 @@ impl Engine {
     /// A session over an `.onnx` file.
     pub fn from_file(path: &Path, options: &EngineOptions) -> Result<Self> {
         let mut builder = Self::builder(options)?;
+        let _registering = CUSTOM_DOMAIN_REGISTRATION.lock().unwrap_or_else(|e| e.into_inner());
         let session = builder
             .commit_from_file(path)
             .map_err(|e| Error::checkpoint(path, format!("ONNX Runtime cannot load this model: {e}")))?;
@@ -277,6 +286,9 @@ impl Engine {
             .map_err(runtime_err("optimisation level"))?
             .with_intra_threads(threads)
             .map_err(runtime_err("intra-op threads"))?;
+        // Registered on every session: graphs without its nodes never call it.
+        let domain = winograd_op::domain().map_err(|e| Error::Runtime(format!("custom operators: {e}")))?;
+        let builder = builder.with_operators(domain).map_err(runtime_err("custom operators"))?;
         let builder = match &options.optimized_model_path {
             Some(p) => builder.with_optimized_model_path(p).map_err(runtime_err("optimised model path"))?,
             None => builder,

@@ -55,7 +55,8 @@ impl SegModel {
     pub fn from_bytes(path: &Path, bytes: &[u8], options: &EngineOptions) -> Result<SegModel> {
         if bytes.starts_with(b"PK\x03\x04") {
             let checkpoint = Checkpoint::from_bytes(&path.display().to_string(), bytes)?;
-            let graph = SegGraph::from_module(&checkpoint.model).map_err(|e| at_path(path, e))?;
+            let mut graph = SegGraph::from_module(&checkpoint.model).map_err(|e| at_path(path, e))?;
+            graph.use_conv(options.conv);
             Self::from_graph(&graph, options)
         } else if let Some(metadata) = onnx::model_metadata(bytes) {
             Self::exported(path, bytes, &metadata, options)
@@ -67,7 +68,7 @@ impl SegModel {
         }
     }
 
-    /// A model from a graph built with [`SegGraph::from_module`].
+    /// A model from a graph built with [`SegGraph::from_module`] (run as it is: see [`SegGraph::use_conv`]).
     pub fn from_graph(graph: &SegGraph, options: &EngineOptions) -> Result<SegModel> {
         Self::from_onnx_graph_bytes(&graph.onnx_bytes(), graph.head.clone(), graph.input_channels, options)
     }

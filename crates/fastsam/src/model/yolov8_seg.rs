@@ -14,6 +14,7 @@ use crate::{Error, Result};
 use super::decode::HeadLayout;
 use super::onnx::{Dim, GraphBuilder, Model};
 use super::torch_nn::{self, Activation, At, ConvSpec, R};
+use super::winograd_op::{self, ConvAlgorithm};
 
 /// Name of the graph input: `(1, C, H, W)` float32, H and W dynamic.
 pub const INPUT: &str = "images";
@@ -36,6 +37,20 @@ impl SegGraph {
     /// Errors name the offending layer; detection, classification and other non-segmentation models are refused.
     pub fn from_module(root: &Module) -> Result<SegGraph> {
         build(root).map_err(|reason| Error::invalid("segmentation model", reason))
+    }
+
+    /// Hands the 3×3 convolutions that are faster with it to this crate's Winograd operator
+    /// ([`ConvAlgorithm::Winograd`]); the graph then needs a session from [`super::Engine`]. Returns how many
+    /// layers were rewritten. [`ConvAlgorithm::Direct`] leaves the graph standard ONNX.
+    pub fn use_conv(&mut self, conv: ConvAlgorithm) -> usize {
+        match conv {
+            ConvAlgorithm::Winograd { min_channels } => {
+                let layers = winograd_op::rewrite(&mut self.model, min_channels);
+                tracing::debug!(layers, min_channels, "3×3 convolutions on the Winograd operator");
+                layers
+            }
+            ConvAlgorithm::Direct => 0,
+        }
     }
 
     /// The serialized ONNX model.
