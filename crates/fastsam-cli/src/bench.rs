@@ -50,6 +50,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
             masks = seg.len();
             prompt_latencies(&seg, args.prompts, &mut point_ms, &mut box_ms)?;
         }
+        // The network alone on the letterboxed input (ONNX Runtime plus this crate's Winograd operator): the
+        // floor of the end-to-end time, so e2e / forward is the pre/post-processing overhead.
+        let input = model.letterbox(&image)?.to_tensor(&image)?;
+        let mut forward = Vec::new();
+        for _ in 0..args.runs {
+            let t = Instant::now();
+            model.model().run(&input)?;
+            forward.push(t.elapsed().as_secs_f64());
+        }
         if let Some(clip) = clip.as_ref().filter(|_| i < args.text_images) {
             text.time(&model.segment(&image)?, &image, clip, i)?;
         }
@@ -58,6 +67,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "masks": masks,
             "e2e_s": e2e,
             "segment_s": segment,
+            "forward_s": forward,
         }));
     }
     let report = json!({
@@ -65,6 +75,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "model": args.model,
         "imgsz": args.imgsz,
         "threads": args.threads,
+        "conv": format!("{:?}", args.conv.algorithm()),
         "cold_start_s": cold_start,
         "images": images,
         "select_point_ms_p50": median(&mut point_ms),
