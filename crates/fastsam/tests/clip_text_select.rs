@@ -29,8 +29,10 @@ const SIMILARITY_TOLERANCE: f64 = 1e-4;
 /// box truncated one pixel apart (fastsam-x-tiny, sa_8776.jpg, mask 16: x2 1157.024 here, under 1157 in the
 /// reference; its similarities are off by up to 0.51). Only those crops may score differently (250 of their
 /// 7,400 similarities are off by >= 2e-3); every crop equal to the reference's must score within
-/// SIMILARITY_TOLERANCE. The bound keeps the gap from growing.
-const MAX_CROPS_DIFFERENT: usize = 296;
+/// SIMILARITY_TOLERANCE. The bound keeps the gap from growing. The count is 296 with ONNX Runtime's convolution
+/// everywhere (`--conv direct`) and 298 with the default Winograd layers (tiny fixtures' 32+-channel layers),
+/// whose sums round differently.
+const MAX_CROPS_DIFFERENT: usize = 298;
 
 /// Selections whose top-two similarities are closer than this are not insisted on: a crop that differs from the
 /// reference's moves its similarities by up to a few 1e-3 (worse only for the crop with the shifted box).
