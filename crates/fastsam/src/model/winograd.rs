@@ -253,15 +253,9 @@ unsafe fn input_transform(
             let dst: [&mut [f32]; 6] = std::array::from_fn(|j| {
                 std::slice::from_raw_parts_mut(v.at(((i * 6 + j) * cin + c) * block_tiles + r * tw), tw)
             });
-            let [o0, o1, o2, o3, o4, o5] = dst;
+            let mut dst = dst;
             for (t, d) in row.windows(6).step_by(TILE).take(tw).enumerate() {
-                let (a0, a1, a2, a3, a4, a5) = (d[0], d[1], d[2], d[3], d[4], d[5]);
-                o0[t] = 4.0 * a0 - 5.0 * a2 + a4;
-                o1[t] = -4.0 * (a1 + a2) + a3 + a4;
-                o2[t] = 4.0 * (a1 - a2) - a3 + a4;
-                o3[t] = 2.0 * (a3 - a1) - a2 + a4;
-                o4[t] = 2.0 * (a1 - a3) - a2 + a4;
-                o5[t] = 4.0 * a1 - 5.0 * a3 + a5;
+                store(&mut dst, t, bt([d[0], d[1], d[2], d[3], d[4], d[5]]));
             }
         }
     }
@@ -325,20 +319,36 @@ unsafe fn output_transform(
     }
 }
 
+/// `B^T d` for one column `d` of a 6×6 input patch.
+#[inline(always)]
+fn bt(d: [f32; 6]) -> [f32; 6] {
+    [
+        4.0 * d[0] - 5.0 * d[2] + d[4],
+        -4.0 * (d[1] + d[2]) + d[3] + d[4],
+        4.0 * (d[1] - d[2]) - d[3] + d[4],
+        2.0 * (d[3] - d[1]) - d[2] + d[4],
+        2.0 * (d[1] - d[3]) - d[2] + d[4],
+        4.0 * d[1] - 5.0 * d[3] + d[5],
+    ]
+}
+
+/// Lane `k` of six output rows.
+#[inline(always)]
+fn store(o: &mut [&mut [f32]; 6], k: usize, v: [f32; 6]) {
+    for (row, v) in o.iter_mut().zip(v) {
+        row[k] = v;
+    }
+}
+
 /// `B^T d` along the first index, element-wise over `n` lanes.
+// One lane of twelve rows per step: an index reads clearer than twelve zipped iterators.
+#[allow(clippy::needless_range_loop)]
 #[inline(always)]
 fn bt6(d: [&[f32]; 6], o: [&mut [f32]; 6], n: usize) {
-    let [o0, o1, o2, o3, o4, o5] = o;
-    let (o0, o1, o2, o3, o4, o5) = (&mut o0[..n], &mut o1[..n], &mut o2[..n], &mut o3[..n], &mut o4[..n], &mut o5[..n]);
-    let (d0, d1, d2, d3, d4, d5) = (&d[0][..n], &d[1][..n], &d[2][..n], &d[3][..n], &d[4][..n], &d[5][..n]);
+    let mut o = o.map(|row| &mut row[..n]);
+    let d = d.map(|row| &row[..n]);
     for k in 0..n {
-        let (a0, a1, a2, a3, a4, a5) = (d0[k], d1[k], d2[k], d3[k], d4[k], d5[k]);
-        o0[k] = 4.0 * a0 - 5.0 * a2 + a4;
-        o1[k] = -4.0 * (a1 + a2) + a3 + a4;
-        o2[k] = 4.0 * (a1 - a2) - a3 + a4;
-        o3[k] = 2.0 * (a3 - a1) - a2 + a4;
-        o4[k] = 2.0 * (a1 - a3) - a2 + a4;
-        o5[k] = 4.0 * a1 - 5.0 * a3 + a5;
+        store(&mut o, k, bt([d[0][k], d[1][k], d[2][k], d[3][k], d[4][k], d[5][k]]));
     }
 }
 
