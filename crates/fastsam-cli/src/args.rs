@@ -40,7 +40,7 @@ pub enum Command {
 /// `--conv`: how the 3×3 convolutions of a checkpoint's graph run (exported .onnx models run as they are).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ConvArg {
-    /// Winograd F(4×4, 3×3) on layers with 64+ channels: fastest; sums differ from direct ones by ~1e-6 relative.
+    /// Winograd F(4×4, 3×3) on layers with 32+ channels: fastest; sums differ from direct ones by ~1e-6 relative.
     #[default]
     Winograd,
     /// ONNX Runtime's direct convolution everywhere.

@@ -46,24 +46,21 @@ pub fn rewrite(model: &mut Model, min_channels: usize) -> usize {
         .filter(|t| matches!(t.data, TensorData::F32(_)))
         .map(|t| (t.name.as_str(), t.dims.as_slice()))
         .collect();
-    let mut eligible = Vec::new();
-    for (i, node) in model.graph.nodes.iter().enumerate() {
+    let mut rewritten = 0;
+    for node in &mut model.graph.nodes {
         let dims = node.inputs.get(1).and_then(|w| weight_dims.get(w.as_str()));
-        let wide = matches!(dims, Some([o, i, 3, 3]) if *o >= min && *i >= min);
+        let wide = matches!(dims, Some([cout, cin, 3, 3]) if *cout >= min && *cin >= min);
         if node.op_type == "Conv" && node.domain.is_empty() && wide && is_plain_3x3(&node.attrs) {
-            eligible.push(i);
+            node.op_type = OP.to_string();
+            node.domain = DOMAIN.to_string();
+            node.attrs.clear();
+            rewritten += 1;
         }
     }
-    for &i in &eligible {
-        let node = &mut model.graph.nodes[i];
-        node.op_type = OP.to_string();
-        node.domain = DOMAIN.to_string();
-        node.attrs.clear();
-    }
-    if !eligible.is_empty() && !model.custom_domains.iter().any(|(d, _)| d == DOMAIN) {
+    if rewritten > 0 && !model.custom_domains.iter().any(|(d, _)| d == DOMAIN) {
         model.custom_domains.push((DOMAIN.to_string(), 1));
     }
-    eligible.len()
+    rewritten
 }
 
 /// Stride 1, padding 1 on every side, dilation 1, one group (absent attributes take ONNX's defaults).
