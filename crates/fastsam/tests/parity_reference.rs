@@ -5,8 +5,8 @@
 //! IoU >= 0.98 and mean IoU >= 0.995; boxes within 1 px; scores within 2e-3; identical prompt selections.
 //!
 //! Checkpoints run twice: with ONNX Runtime's convolution everywhere, and with every 3×3 stride-1 layer on the
-//! Winograd operator (the tiny fixtures are narrower than the default's 64-channel threshold, so this is the
-//! run that covers it).
+//! Winograd operator (the default 32-channel threshold would take only the tiny fixtures' widest layers; this
+//! run covers them all).
 
 use std::path::{Path, PathBuf};
 
