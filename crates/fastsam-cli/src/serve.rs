@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use fastsam_server::labelstudio::LabelStudioConfig;
 use fastsam_server::{AppState, ServerConfig, TextModel};
 
 use crate::segment::load_model;
@@ -57,6 +58,19 @@ pub struct ServeArgs {
     /// How 3×3 convolutions run.
     #[arg(long, value_enum, default_value_t)]
     pub conv: crate::args::ConvArg,
+
+    /// Label Studio: a further host task images may be fetched from (LABEL_STUDIO_URL's host always may).
+    #[arg(long = "fetch-allow", value_name = "HOST", num_args = 1..)]
+    pub fetch_allow: Vec<String>,
+
+    /// Label Studio: deadline of one task image fetch, in seconds (its size is bounded by --max-upload-mb).
+    #[arg(long = "fetch-timeout-secs", default_value_t = 30)]
+    pub fetch_timeout_secs: u64,
+
+    /// X-AnyLabeling: the API key its requests must carry in the `Token` header (else $FASTSAM_API_KEY; unset:
+    /// none checked).
+    #[arg(long = "api-key", value_name = "KEY")]
+    pub api_key: Option<String>,
 }
 
 impl ServeArgs {
@@ -68,9 +82,21 @@ impl ServeArgs {
             workers: self.workers.max(1),
             queue: self.queue,
             request_timeout: Duration::from_secs(self.timeout_secs.max(1)),
+            label_studio: LabelStudioConfig {
+                url: env_var("LABEL_STUDIO_URL"),
+                api_key: env_var("LABEL_STUDIO_API_KEY"),
+                fetch_allow: self.fetch_allow.clone(),
+                fetch_timeout: Duration::from_secs(self.fetch_timeout_secs.max(1)),
+            },
+            xanylabeling_api_key: self.api_key.clone().filter(|k| !k.is_empty()).or_else(|| env_var("FASTSAM_API_KEY")),
             ..ServerConfig::default()
         }
     }
+}
+
+/// An environment variable, unset when empty.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -81,7 +107,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
         None => None,
     };
     let text = TextModel::load(clip)?;
-    let state = AppState::new(model, text, args.config()).context("starting the segmentation workers")?;
+    let config = args.config();
+    if let Some(url) = &config.label_studio.url {
+        fastsam_server::labelstudio::fetch::host_of(url).map_err(|e| anyhow::anyhow!("LABEL_STUDIO_URL: {e}"))?;
+    }
+    let state = AppState::new(model, text, config).context("starting the segmentation workers")?;
     fastsam_server::run(args.addr, state, |addr| {
         // Printed whatever the log level: scripts and tests wait for this line to learn the port.
         eprintln!("fastsam serve: listening on http://{addr}");

@@ -18,6 +18,10 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// What `Retry-After` tells clients turned away by a full queue, in seconds.
     pub retry_after_secs: u32,
+    /// Label Studio ML backend: where task images may be fetched from, and the credentials.
+    pub label_studio: crate::labelstudio::LabelStudioConfig,
+    /// X-AnyLabeling remote server: the `Token` its requests must carry, when set.
+    pub xanylabeling_api_key: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -30,6 +34,8 @@ impl Default for ServerConfig {
             queue: 4,
             request_timeout: Duration::from_secs(120),
             retry_after_secs: 2,
+            label_studio: Default::default(),
+            xanylabeling_api_key: None,
         }
     }
 }

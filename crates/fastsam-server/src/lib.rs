@@ -8,10 +8,14 @@ pub mod cache;
 pub mod config;
 mod editor;
 pub mod error;
+pub mod labelstudio;
 pub mod pool;
+mod prompt_mask;
 pub mod routes;
+pub mod segmenter;
 pub mod state;
 pub mod text;
+pub mod xanylabeling;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -10,17 +10,17 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::{middleware, Json, Router};
-use fastsam::image::{decode, DecodeLimits, Format};
 use fastsam::mask::Mask;
 use fastsam::output::{cutout, overlay, png};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api::{parse_ids, SelectRequest, SelectResponse, UploadResponse};
-use crate::cache::{CachedImage, TooLarge};
+use crate::cache::CachedImage;
 use crate::editor;
+use crate::{labelstudio, xanylabeling};
+use crate::segmenter;
 use crate::error::{json_errors, ApiError};
-use crate::pool::PoolError;
 use crate::state::SharedState;
 
 /// Every API route as (method, path); `static/openapi.json` documents exactly these.
@@ -58,6 +58,8 @@ pub fn router(state: SharedState) -> Router {
         api = api.route(path, endpoint(method, path));
     }
     api.merge(editor::routes())
+        .merge(labelstudio::routes())
+        .merge(xanylabeling::routes(state.clone()))
         .fallback(|| async { ApiError::not_found("no such route (see /openapi.json)") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
@@ -83,33 +85,12 @@ async fn openapi() -> Response {
 
 async fn upload(State(s): State<SharedState>, req: Request) -> Result<Json<UploadResponse>, ApiError> {
     let (name, bytes) = read_upload(req).await?;
-    if let Err(reason) = Format::sniff(&bytes) {
-        let status = if bytes.is_empty() { StatusCode::BAD_REQUEST } else { StatusCode::UNSUPPORTED_MEDIA_TYPE };
-        return Err(ApiError::new(status, format!("image {name}: {reason}")));
-    }
-    let limits = DecodeLimits { max_pixels: s.config.max_pixels };
-    let model = s.model.clone();
-    let started = Instant::now();
-    // Decoding runs on the pool too: the decoded pixels of admitted uploads are what the queue bounds.
-    let (entry, annotations) = s
-        .pool
-        .run(move || -> Result<_, ApiError> {
-            let image = decode(&bytes, &name, &limits).map_err(decode_error)?;
-            let segmentation = model.segment(&image).map_err(|e| ApiError::internal(e.to_string()))?;
-            let annotations = segmentation.annotations(&name).annotations;
-            Ok((CachedImage::new(name, image, segmentation), annotations))
-        })
-        .await
-        .map_err(|e| pool_error(e, s.config.retry_after_secs))??;
+    let entry = segmenter::segment(&s, name, bytes).await?;
+    let annotations = entry.segmentation.annotations(&entry.file_name).annotations;
     let id = s.new_id();
     let (width, height) = (entry.image.width, entry.image.height);
-    tracing::info!(%id, width, height, masks = annotations.len(), ms = started.elapsed().as_millis() as u64, "segmented");
-    s.cache.insert(id.clone(), Arc::new(entry)).map_err(|TooLarge { bytes, limit }| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the segmented image needs {bytes} bytes of cache, more than the whole cache ({limit} bytes)"),
-        )
-    })?;
+    tracing::info!(%id, "uploaded");
+    segmenter::insert(&s, id.clone(), Arc::new(entry))?;
     Ok(Json(UploadResponse { id, width, height, annotations }))
 }
 
@@ -134,30 +115,12 @@ async fn read_upload(req: Request) -> Result<(String, Bytes), ApiError> {
     Err(ApiError::bad_request("the multipart form has no `file` field"))
 }
 
-fn decode_error(e: fastsam::Error) -> ApiError {
-    match &e {
-        // The pixel limit is refused from the header, before decoding (DecodeLimits).
-        fastsam::Error::Image { reason, .. } if reason.contains("more than the limit of") => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
-        }
-        fastsam::Error::Image { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-        _ => ApiError::internal(e.to_string()),
-    }
-}
-
-fn pool_error(e: PoolError, retry_after: u32) -> ApiError {
-    match e {
-        PoolError::Busy => ApiError::busy(retry_after),
-        PoolError::Failed => ApiError::internal("segmentation failed unexpectedly (see the server log)"),
-    }
-}
-
 fn cached(s: &SharedState, id: &str) -> Result<Arc<CachedImage>, ApiError> {
     s.cache.get(id).ok_or_else(|| ApiError::unknown_image(id))
 }
 
 /// CPU work on a cached image, off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
 }
 

@@ -9,6 +9,7 @@ use fastsam::FastSam;
 
 use crate::cache::ImageCache;
 use crate::config::ServerConfig;
+use crate::labelstudio::auth::Credentials;
 use crate::pool::WorkerPool;
 use crate::text::TextModel;
 
@@ -21,6 +22,8 @@ pub struct AppState {
     pub cache: ImageCache,
     pub pool: WorkerPool,
     pub config: ServerConfig,
+    /// Label Studio credentials for task images (with the exchanged access token, for personal tokens).
+    pub label_studio: Credentials,
     next_id: AtomicU64,
     /// Randomly keyed per process, so ids are not guessable from one another.
     id_key: RandomState,
@@ -33,6 +36,7 @@ impl AppState {
             text,
             cache: ImageCache::new(config.cache_bytes),
             pool: WorkerPool::new(config.workers, config.queue)?,
+            label_studio: Credentials::new(config.label_studio.url.as_deref(), config.label_studio.api_key.as_deref()),
             config,
             next_id: AtomicU64::new(0),
             id_key: RandomState::new(),
