@@ -23,6 +23,8 @@ trap cleanup EXIT
 token=0123456789abcdef0123456789abcdef01234567
 export LABEL_STUDIO_BASE_DATA_DIR="$work/ls" ML_BLOCK_LOCAL_IP=false SSRF_PROTECTION_ENABLED=false
 export DJANGO_DB=sqlite LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK=true
+# Its only effect: no version check against pypi.org at start (tests stay on loopback).
+export APP_WEBSERVER=uwsgi
 "$venv/bin/label-studio" start --no-browser --host "http://127.0.0.1:$ls_port" --internal-host 127.0.0.1 \
     -p "$ls_port" --data-dir "$work/ls" --username e2e@example.com --password e2e-password \
     --user-token "$token" --agree-fix-sqlite >"$work/ls.log" 2>&1 &
