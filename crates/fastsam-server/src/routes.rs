@@ -18,10 +18,10 @@ use tower_http::trace::TraceLayer;
 use crate::api::{parse_ids, SelectRequest, SelectResponse, UploadResponse};
 use crate::cache::CachedImage;
 use crate::editor;
-use crate::{labelstudio, xanylabeling};
-use crate::segmenter;
 use crate::error::{json_errors, ApiError};
+use crate::segmenter;
 use crate::state::SharedState;
+use crate::{labelstudio, xanylabeling};
 
 /// Every API route as (method, path); `static/openapi.json` documents exactly these.
 pub const API_ROUTES: &[(&str, &str)] = &[
@@ -120,7 +120,9 @@ fn cached(s: &SharedState, id: &str) -> Result<Arc<CachedImage>, ApiError> {
 }
 
 /// CPU work on a cached image, off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
 }
 

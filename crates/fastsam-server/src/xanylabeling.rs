@@ -4,7 +4,6 @@
 //! protocol has no mask type). Bodies are `{"success": true, "data": ...}` or
 //! `{"success": false, "error": {"code", "message"}}`. With `--api-key`, both need the `Token` header.
 
-
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
@@ -180,8 +179,8 @@ fn decode_image(image: &str) -> Result<Bytes, ApiError> {
 }
 
 async fn predict(State(s): State<SharedState>, body: Bytes) -> Result<Json<Value>, XalError> {
-    let request: PredictRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid /v1/predict body: {e}")))?;
+    let request: PredictRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid /v1/predict body: {e}")))?;
     if request.model != MODEL_ID {
         let e = ApiError::not_found(format!("no model {:?} here (GET /v1/models lists {MODEL_ID:?})", request.model));
         return Err(XalError(e, "MODEL_NOT_FOUND"));
@@ -197,7 +196,9 @@ async fn predict(State(s): State<SharedState>, body: Bytes) -> Result<Json<Value
     let bytes = decode_image(&request.image)?;
     if bytes.len() > s.config.max_upload_bytes {
         let limit = s.config.max_upload_bytes;
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the image is larger than {limit} bytes")).into());
+        return Err(
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the image is larger than {limit} bytes")).into()
+        );
     }
     // The image's content is its identity: X-AnyLabeling resends the whole image with every click.
     let key = format!("xal-{:x}", Sha256::digest(&bytes));

@@ -28,7 +28,10 @@ const CONFIG: &str = r#"<View><Image name="image" value="$image"/>
 enum Serve {
     Image,
     /// `bytes` of body, with or without a Content-Length.
-    Big { bytes: usize, length: bool },
+    Big {
+        bytes: usize,
+        length: bool,
+    },
     /// Headers, then nothing for this long.
     Stall(Duration),
     /// Label Studio with a personal access token: the image only for the exchanged Bearer token.
@@ -69,8 +72,8 @@ fn answer(mut stream: TcpStream, behaviour: Serve) {
     }
     let head = String::from_utf8_lossy(&head).to_string();
     let ok = |body: &[u8], ctype: &str| {
-        let mut s = format!("HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n", body.len())
-            .into_bytes();
+        let mut s =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
         s.extend_from_slice(body);
         s
     };
@@ -145,9 +148,10 @@ fn api_merged_mask(s: &Server, x: f64, y: f64) -> Mask {
 
 #[test]
 fn brush_rle_is_the_label_studio_sdks() {
-    let golden: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(common::repo().join("tests/fixtures/labelstudio/brush-rle.json")).unwrap())
-            .unwrap();
+    let golden: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(common::repo().join("tests/fixtures/labelstudio/brush-rle.json")).unwrap(),
+    )
+    .unwrap();
     for case in golden {
         let (w, h) = (case["width"].as_u64().unwrap() as u32, case["height"].as_u64().unwrap() as u32);
         let mut px = vec![0u8; (w * h) as usize];
@@ -243,7 +247,10 @@ fn malformed_requests_are_clear_json_errors_and_fetch_nothing() {
         (predict_body(image, json!({"result": [{"type": "keypointlabels", "value": {"x": "a", "y": 1}}]})), "value.x"),
         (predict_body(image, json!({"result": [{"type": "choices", "value": {}}]})), "smart prompts are"),
         (predict_body(image, json!({"result": [{"value": {}}]})), "no \"type\""),
-        (json!({"tasks": [], "label_config": CONFIG, "params": {"context": keypoint(1.0, 1.0)}}).to_string(), "no task"),
+        (
+            json!({"tasks": [], "label_config": CONFIG, "params": {"context": keypoint(1.0, 1.0)}}).to_string(),
+            "no task",
+        ),
         (json!({"tasks": [{"data": {}}], "label_config": CONFIG}).to_string(), "no image URL in data.image"),
         (json!({"tasks": [{"data": {"image": image}}], "label_config": "<View><Image"}).to_string(), "not well-formed"),
         ("{not json".to_string(), "invalid /predict body"),
@@ -266,11 +273,13 @@ fn batch_preannotation_uses_personal_access_tokens_and_polygons() {
     let s = server(LabelStudioConfig { api_key: Some(pat), ..ls_config(&ls) });
     let polygon_config = r#"<View><Image name="image" value="$image"/>
         <PolygonLabels name="poly" toName="image"><Label value="Bus"/></PolygonLabels></View>"#;
-    let body = json!({"tasks": [{"id": 7, "data": {"image": "/data/upload/1/bus.jpg"}}], "label_config": polygon_config});
+    let body =
+        json!({"tasks": [{"id": 7, "data": {"image": "/data/upload/1/bus.jpg"}}], "label_config": polygon_config});
     let answer = s.post_json("/predict", &body.to_string()).json();
     let result = answer["results"][0]["result"].as_array().unwrap_or_else(|| panic!("{answer}")).clone();
     assert!(!result.is_empty());
-    let masks: std::collections::BTreeSet<&str> = result.iter().map(|r| r["id"].as_str().unwrap().split('-').next().unwrap()).collect();
+    let masks: std::collections::BTreeSet<&str> =
+        result.iter().map(|r| r["id"].as_str().unwrap().split('-').next().unwrap()).collect();
     assert!(masks.len() <= BATCH_MASK_CAP);
     for region in &result {
         assert_eq!(region["type"], "polygonlabels");
@@ -319,7 +328,10 @@ fn x_anylabeling_models_and_marks() {
     let [x0, y0, x1, y1] = expected.bbox().unwrap();
     let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
     for shape in shapes {
-        assert_eq!((shape["shape_type"].as_str(), shape["label"].as_str()), (Some("polygon"), Some("AUTOLABEL_OBJECT")));
+        assert_eq!(
+            (shape["shape_type"].as_str(), shape["label"].as_str()),
+            (Some("polygon"), Some("AUTOLABEL_OBJECT"))
+        );
         let points = shape["points"].as_array().unwrap();
         assert_eq!(points.first(), points.last(), "closed polygon");
         for p in points {

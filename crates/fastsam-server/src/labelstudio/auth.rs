@@ -24,7 +24,10 @@ enum Kind {
     None,
     Legacy(String),
     Access(String),
-    Personal { refresh: String, access: Arc<Mutex<Option<(String, u64)>>> },
+    Personal {
+        refresh: String,
+        access: Arc<Mutex<Option<(String, u64)>>>,
+    },
 }
 
 /// Seconds since the epoch.
@@ -109,7 +112,8 @@ impl Credentials {
         }
         let text = response.body_mut().read_to_string().map_err(|e| fail(e.to_string()))?;
         let body: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
-        let access = body.get("access").and_then(|a| a.as_str()).ok_or_else(|| fail("no `access` in the answer".into()))?;
+        let access =
+            body.get("access").and_then(|a| a.as_str()).ok_or_else(|| fail("no `access` in the answer".into()))?;
         // Without a readable expiry, keep it a minute.
         let exp = jwt_claims(access).and_then(|c| c.get("exp").and_then(|e| e.as_u64())).unwrap_or(now() + 60);
         Ok((access.to_string(), exp))

@@ -37,8 +37,9 @@ pub fn parse(result: &[Value]) -> Result<Interaction, ApiError> {
     let mut to_name: Option<String> = None;
     for (i, region) in result.iter().enumerate() {
         let field = |k: &str| region.get(k).and_then(Value::as_str);
-        let kind = field("type")
-            .ok_or_else(|| ApiError::bad_request(format!("context.result[{i}] has no \"type\" (e.g. keypointlabels)")))?;
+        let kind = field("type").ok_or_else(|| {
+            ApiError::bad_request(format!("context.result[{i}] has no \"type\" (e.g. keypointlabels)"))
+        })?;
         let value = region
             .get("value")
             .filter(|v| v.is_object())
@@ -104,7 +105,8 @@ impl Interaction {
                 Mark::Rect { x, y, width: w, height: h, rotation } => {
                     let (x0, y0, w, h) = (pixels(x, width), pixels(y, height), pixels(w, width), pixels(h, height));
                     let (sin, cos) = rotation.to_radians().sin_cos();
-                    let corners = [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)].map(|(dx, dy)| (x0 + dx * cos - dy * sin, y0 + dx * sin + dy * cos));
+                    let corners = [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)]
+                        .map(|(dx, dy)| (x0 + dx * cos - dy * sin, y0 + dx * sin + dy * cos));
                     let xs = corners.map(|c| c.0);
                     let ys = corners.map(|c| c.1);
                     let min = |v: [f64; 4]| v.iter().copied().fold(f64::INFINITY, f64::min);

@@ -248,7 +248,10 @@ mod tests {
     #[test]
     fn data_uris_are_decoded_not_fetched() {
         let c = config(None, &[]);
-        assert_eq!(c.resolve("data:image/png;base64,iVBORw==").unwrap(), ImageSource::Inline(vec![0x89, 0x50, 0x4e, 0x47]));
+        assert_eq!(
+            c.resolve("data:image/png;base64,iVBORw==").unwrap(),
+            ImageSource::Inline(vec![0x89, 0x50, 0x4e, 0x47])
+        );
         assert!(c.resolve("data:image/png,raw").unwrap_err().message.contains("base64"));
     }
 }

@@ -63,7 +63,8 @@ impl LabelConfig {
         for tag in scan(xml)? {
             match tag {
                 Tag::Open { name, attrs, self_closing } => {
-                    let attr = |key: &str| attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone());
+                    let attr =
+                        |key: &str| attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone());
                     if name.eq_ignore_ascii_case("image") {
                         if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
                             config.images.push(ImageTag { name: n, data_key: v.trim_start_matches('$').to_string() });

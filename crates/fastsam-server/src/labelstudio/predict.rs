@@ -150,7 +150,12 @@ fn batch_regions(s: &SharedState, entry: &CachedImage, control: &Control) -> Res
 }
 
 /// The task's image for the Image tag `image`, segmented once and then served from the cache.
-async fn task_image(s: &SharedState, config: &LabelConfig, task: &Task, image: &str) -> Result<Arc<CachedImage>, ApiError> {
+async fn task_image(
+    s: &SharedState,
+    config: &LabelConfig,
+    task: &Task,
+    image: &str,
+) -> Result<Arc<CachedImage>, ApiError> {
     let tag = config
         .image(image)
         .ok_or_else(|| ApiError::bad_request(format!("the labelling config has no <Image name={image:?}>")))?;

@@ -29,10 +29,8 @@ pub fn regions(control: &Control, mask: &Mask, label: &str, score: f32, id: &str
             .iter()
             .enumerate()
             .map(|(n, ring)| {
-                let points: Vec<[f64; 2]> = ring
-                    .chunks_exact(2)
-                    .map(|p| [p[0] * 100.0 / f64::from(w), p[1] * 100.0 / f64::from(h)])
-                    .collect();
+                let points: Vec<[f64; 2]> =
+                    ring.chunks_exact(2).map(|p| [p[0] * 100.0 / f64::from(w), p[1] * 100.0 / f64::from(h)]).collect();
                 region(n, json!({ "points": points, "closed": true, "polygonlabels": [label] }))
             })
             .collect(),

@@ -165,7 +165,8 @@ mod tests {
     use super::*;
 
     fn mask(width: u32, height: u32, on: impl Fn(u32, u32) -> bool) -> Mask {
-        let px: Vec<u8> = (0..height).flat_map(|y| (0..width).map(move |x| (x, y))).map(|(x, y)| u8::from(on(x, y))).collect();
+        let px: Vec<u8> =
+            (0..height).flat_map(|y| (0..width).map(move |x| (x, y))).map(|(x, y)| u8::from(on(x, y))).collect();
         Mask::from_full(width, height, &px).unwrap()
     }
 
