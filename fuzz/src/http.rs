@@ -59,6 +59,7 @@ fn harness() -> &'static Harness {
             queue: 1,
             request_timeout: Duration::from_secs(60),
             retry_after_secs: 1,
+            ..ServerConfig::default()
         };
         let state = AppState::new(model, TextModel::default(), config).expect("starting the worker pool");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
