@@ -32,6 +32,7 @@ pub fn run(args: SegmentArgs) -> Result<()> {
         boxes: args.boxes.clone(),
         texts: args.texts.clone(),
         point_mode: if args.merge { PointMode::Merge } else { PointMode::Reference },
+        ..Prompt::default()
     };
     prompt.validate()?;
     if let Some(out) = args.out.clone() {

@@ -58,6 +58,7 @@ impl SelectRequest {
             boxes: self.boxes.iter().map(|&[x1, y1, x2, y2]| BoxPrompt { x1, y1, x2, y2 }).collect(),
             texts: self.texts.clone(),
             point_mode: if self.merge { PointMode::Merge } else { PointMode::Reference },
+            ..Prompt::default()
         };
         if prompt.is_empty() {
             return Err(ApiError::bad_request("empty prompt: give points, boxes or texts"));

@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod postprocess;
 pub mod prompt;
 pub mod segmentation;
+pub mod smooth;
 pub mod tensor;
 pub mod weights;
 
@@ -22,5 +23,5 @@ pub use error::{Error, Result};
 pub use image::RgbImage;
 pub use pipeline::{FastSam, SegmentOptions};
 pub use prompt::{BoxPrompt, PointLabel, PointMode, PointPrompt, Prompt};
-pub use segmentation::{Segmentation, Selection};
+pub use segmentation::{Reason, Segmentation, Selection};
 pub use tensor::Tensor;

@@ -45,6 +45,9 @@ pub enum PointMode {
     Reference,
     /// The FastSAM authors' original `point_prompt`: masks sorted by area, merged into one mask.
     Merge,
+    /// One object per click: for each foreground point, in the order given, the highest-scoring mask that
+    /// contains it and none of the background points (a point without such a mask selects nothing).
+    PerPoint,
 }
 
 /// Any combination of points, boxes and text phrases; the kinds given are united.
@@ -54,6 +57,11 @@ pub struct Prompt {
     pub boxes: Vec<BoxPrompt>,
     pub texts: Vec<String>,
     pub point_mode: PointMode,
+    /// Text: every mask whose CLIP similarity to the phrase is at least this (best first), instead of only the
+    /// most similar one.
+    pub text_threshold: Option<f32>,
+    /// Text: at most this many masks per phrase, best first (with `text_threshold`: the best of those above it).
+    pub text_top_k: Option<usize>,
 }
 
 impl Prompt {
@@ -76,6 +84,11 @@ impl Prompt {
         self
     }
 
+    /// Whether text phrases pick a ranked list per phrase rather than the reference's single best mask.
+    pub fn ranks_texts(&self) -> bool {
+        self.text_threshold.is_some() || self.text_top_k.is_some()
+    }
+
     /// Rejects values no selection can give a meaning to (NaN, infinities). Out-of-image values are fine:
     /// they are clipped to the image as the reference clips them.
     pub fn validate(&self) -> Result<()> {
@@ -83,6 +96,12 @@ impl Prompt {
             if !(p.x.is_finite() && p.y.is_finite()) {
                 return Err(Error::invalid("point", format!("{},{} is not a finite pixel position", p.x, p.y)));
             }
+        }
+        if let Some(t) = self.text_threshold.filter(|t| !(-1.0..=1.0).contains(t)) {
+            return Err(Error::invalid("text threshold", format!("{t} (a cosine similarity: expected -1 to 1)")));
+        }
+        if self.text_top_k == Some(0) {
+            return Err(Error::invalid("text top-k", "0 (expected at least 1 mask per phrase)"));
         }
         for b in &self.boxes {
             if ![b.x1, b.y1, b.x2, b.y2].iter().all(|v| v.is_finite()) {

@@ -6,6 +6,10 @@
 //! the result keeps the segmentation's order. `PointMode::Merge` instead follows the FastSAM authors' original
 //! `point_prompt`: masks sorted by area (largest first) are painted into one mask, a foreground point adding a
 //! mask that contains it, a background point erasing it.
+//!
+//! Beyond the reference (its defaults unchanged): a text threshold / top-k ranks, per phrase, every candidate
+//! mask by its CLIP similarity (the very cosine the reference takes the argmax of); `PointMode::PerPoint` gives
+//! one object per foreground click. With either, the selection is in ranked order (see [`Selection`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -36,11 +40,35 @@ struct CropEmbeddings {
 /// Masks chosen by a prompt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selection {
-    /// Indices into [`Segmentation::objects`], ascending (the reference's order).
+    /// Indices into [`Segmentation::objects`], each once. Ascending (the reference's order), unless the prompt
+    /// ranks texts (threshold / top-k) or uses [`PointMode::PerPoint`]: then text hits first (phrase by phrase,
+    /// most similar first), then per-point hits (in the points' order), then the other selected objects
+    /// ascending; an object selected twice stays where it first appeared.
     pub indices: Vec<usize>,
+    /// Why each of `indices` was selected (same order).
+    pub reasons: Vec<Reason>,
     /// With [`PointMode::Merge`]: the one merged mask (united with any box/text selection) and the best
     /// score among the objects painted into it.
     pub merged: Option<(Mask, f32)>,
+}
+
+/// Why an object is in a [`Selection`]; it goes into the object's annotation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reason {
+    /// The (first) phrase that selected the object, and the cosine between the phrase's and the object's crop's
+    /// normalised CLIP embeddings.
+    pub text: Option<(String, f32)>,
+    /// With [`PointMode::PerPoint`]: the (first) click that selected the object, as its position among all the
+    /// prompt's points.
+    pub point_index: Option<usize>,
+}
+
+/// One object a phrase picked.
+#[derive(Debug, Clone, Copy)]
+struct TextHit {
+    phrase: usize,
+    object: usize,
+    score: f32,
 }
 
 impl Segmentation {
@@ -91,9 +119,15 @@ impl Segmentation {
             let crops = self.crop_embeddings(image, clip)?;
             if !crops.keep.is_empty() {
                 let phrases: Vec<&str> = prompt.texts.iter().map(String::as_str).collect();
-                for text in clip.encode_text_shared(&phrases)? {
-                    let scores = similarities(&text, &crops.embeddings);
-                    text_hits.push(crops.keep[first_argmax(&scores)]);
+                for (phrase, text) in clip.encode_text_shared(&phrases)?.iter().enumerate() {
+                    let scores = similarities(text, &crops.embeddings);
+                    let ranked =
+                        if prompt.ranks_texts() { ranked(&scores, prompt) } else { vec![first_argmax(&scores)] };
+                    text_hits.extend(ranked.into_iter().map(|col| TextHit {
+                        phrase,
+                        object: crops.keep[col],
+                        score: scores[col],
+                    }));
                 }
             }
         }
@@ -108,11 +142,9 @@ impl Segmentation {
         }
         let crops = self.crop_embeddings(image, clip)?;
         let text = clip.encode_text_shared(&[phrase])?.remove(0);
-        let mut scored: Vec<(usize, f32)> =
-            crops.keep.iter().copied().zip(similarities(&text, &crops.embeddings)).collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-        scored.truncate(k);
-        Ok(scored)
+        let scores = similarities(&text, &crops.embeddings);
+        let prompt = Prompt { text_top_k: Some(k), ..Prompt::default() };
+        Ok(ranked(&scores, &prompt).into_iter().map(|col| (crops.keep[col], scores[col])).collect())
     }
 
     /// The reference's crops (int-truncated adjusted box of the original image, black outside the mask,
@@ -155,18 +187,19 @@ impl Segmentation {
     }
 
     /// Box and point rules plus objects already chosen by text phrases.
-    fn select_with(&self, prompt: &Prompt, text_hits: &[usize]) -> Result<Selection> {
+    fn select_with(&self, prompt: &Prompt, text_hits: &[TextHit]) -> Result<Selection> {
         let mut chosen = vec![false; self.len()];
-        for &i in text_hits {
-            chosen[i] = true;
+        for hit in text_hits {
+            chosen[hit.object] = true;
         }
         if self.is_empty() {
-            return Ok(Selection { indices: Vec::new(), merged: None });
+            return Ok(Selection { indices: Vec::new(), reasons: Vec::new(), merged: None });
         }
         for b in &prompt.boxes {
             chosen[self.best_box_match(b)] = true;
         }
         let mut painted = None;
+        let mut per_point: Vec<(usize, usize)> = Vec::new();
         if !prompt.points.is_empty() {
             match prompt.point_mode {
                 PointMode::Reference => {
@@ -175,9 +208,35 @@ impl Segmentation {
                     }
                 }
                 PointMode::Merge => painted = Some(self.merged_point_mask(&prompt.points)?),
+                PointMode::PerPoint => {
+                    per_point = self.per_point_hits(&prompt.points);
+                    for &(_, object) in &per_point {
+                        chosen[object] = true;
+                    }
+                }
             }
         }
-        let indices: Vec<usize> = (0..self.len()).filter(|&i| chosen[i]).collect();
+        let ranked_order = prompt.ranks_texts() || prompt.point_mode == PointMode::PerPoint;
+        let ascending = (0..self.len()).filter(|&i| chosen[i]);
+        let indices: Vec<usize> = if ranked_order {
+            let mut seen = vec![false; self.len()];
+            text_hits
+                .iter()
+                .map(|h| h.object)
+                .chain(per_point.iter().map(|&(_, object)| object))
+                .chain(ascending)
+                .filter(|&i| !std::mem::replace(&mut seen[i], true))
+                .collect()
+        } else {
+            ascending.collect()
+        };
+        let reasons = indices
+            .iter()
+            .map(|&i| Reason {
+                text: text_hits.iter().find(|h| h.object == i).map(|h| (prompt.texts[h.phrase].clone(), h.score)),
+                point_index: per_point.iter().find(|&&(_, object)| object == i).map(|&(p, _)| p),
+            })
+            .collect();
         let merged = match painted {
             Some((m, painted)) => {
                 let others = indices.iter().map(|&i| &self.objects()[i].mask);
@@ -187,7 +246,7 @@ impl Segmentation {
             }
             None => None,
         };
-        Ok(Selection { indices, merged })
+        Ok(Selection { indices, reasons, merged })
     }
 
     /// The reference's box rule: box corners truncated to integers and clipped to the image; IoU of the box
@@ -241,6 +300,30 @@ impl Segmentation {
             .collect()
     }
 
+    /// One object per click: (point index, object) for each foreground point, in order, whose highest-scoring
+    /// mask (first in the segmentation's order among equal scores) contains it and none of the background points.
+    fn per_point_hits(&self, points: &[PointPrompt]) -> Vec<(usize, usize)> {
+        let coords: Vec<(u32, u32)> = points.iter().map(|p| self.clip_point(p)).collect();
+        let background: Vec<(u32, u32)> =
+            points.iter().zip(&coords).filter(|(p, _)| p.label == PointLabel::Background).map(|(_, &c)| c).collect();
+        let allowed: Vec<bool> =
+            self.objects().iter().map(|d| !background.iter().any(|&(x, y)| d.mask.get(x, y))).collect();
+        let mut hits = Vec::new();
+        for (k, (p, &(x, y))) in points.iter().zip(&coords).enumerate() {
+            if p.label != PointLabel::Foreground {
+                continue;
+            }
+            let mut best: Option<usize> = None;
+            for (i, d) in self.objects().iter().enumerate() {
+                if allowed[i] && d.mask.get(x, y) && best.is_none_or(|b| d.score > self.objects()[b].score) {
+                    best = Some(i);
+                }
+            }
+            hits.extend(best.map(|i| (k, i)));
+        }
+        hits
+    }
+
     /// The FastSAM authors' `point_prompt`: one mask, painted largest mask first; also the objects painted in.
     fn merged_point_mask(&self, points: &[PointPrompt]) -> Result<(Mask, Vec<usize>)> {
         let (w, h) = (self.width(), self.height());
@@ -275,6 +358,16 @@ impl Segmentation {
         (x as u32, y as u32)
     }
 
+    /// The same objects, boxes and scores with every mask smoothed ([`crate::smooth::smooth`]: the FastSAM
+    /// authors' `better_quality` close 3×3 / open 8×8); prompts on the result select over the smoothed masks.
+    pub fn smoothed(&self) -> Result<Segmentation> {
+        use rayon::prelude::*;
+        let masks: Vec<Mask> =
+            self.objects().par_iter().map(|d| crate::smooth::smooth(&d.mask)).collect::<Result<_>>()?;
+        let items = self.objects().iter().zip(masks).map(|(d, mask)| Detection { mask, ..d.clone() }).collect();
+        Ok(Segmentation::new(Detections { width: self.width(), height: self.height(), items }))
+    }
+
     /// SA-1B-style annotations of every object.
     pub fn annotations(&self, file_name: &str) -> AnnotationFile {
         AnnotationFile::from_detections(file_name, &self.detections)
@@ -305,7 +398,11 @@ impl Segmentation {
                 let items: Vec<Detection> =
                     selection.indices.iter().map(|&i| self.detections.items[i].clone()).collect();
                 let subset = Detections { width: self.width(), height: self.height(), items };
-                return AnnotationFile::from_detections(file_name, &subset);
+                let mut file = AnnotationFile::from_detections(file_name, &subset);
+                for (a, reason) in file.annotations.iter_mut().zip(&selection.reasons) {
+                    a.set_reason(reason);
+                }
+                return file;
             }
         };
         AnnotationFile { image, annotations }
@@ -315,6 +412,17 @@ impl Segmentation {
 /// `text @ crops^T` for one normalised text embedding.
 fn similarities(text: &[f32], crops: &[Vec<f32>]) -> Vec<f32> {
     crops.iter().map(|c| c.iter().zip(text).map(|(a, b)| a * b).sum()).collect()
+}
+
+/// Columns of `scores` most similar first (ties in column order), at least the prompt's text threshold, at most
+/// its top-k.
+fn ranked(scores: &[f32], prompt: &Prompt) -> Vec<usize> {
+    let mut order: Vec<usize> =
+        (0..scores.len()).filter(|&c| prompt.text_threshold.is_none_or(|t| scores[c] >= t)).collect();
+    // Stable: equal similarities keep the segmentation's order, so the first is `torch.argmax`'s pick.
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    order.truncate(prompt.text_top_k.unwrap_or(usize::MAX));
+    order
 }
 
 /// `torch.argmax`: the first maximum.

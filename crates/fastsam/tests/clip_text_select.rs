@@ -4,6 +4,8 @@
 //! tools/golden/clip_select.sh on the tiny FastSAM-s-shaped graph fixture). Each file names the FastSAM and CLIP
 //! checkpoints it was made with.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -92,25 +94,8 @@ fn crops_equal(seg: &fastsam::Segmentation, image: &RgbImage, crop_ids: &[usize]
 
 /// The reference's own masks and boxes (its everything file under `root`), as a segmentation: the text stage
 /// then sees exactly the reference's crops.
-fn reference_segmentation(root: &Path, j: &Value, image: &RgbImage) -> fastsam::Segmentation {
-    use fastsam::output::rle::Rle;
-    use fastsam::postprocess::{Detection, Detections};
-    let path = root.join(j["everything"]["file"].as_str().unwrap());
-    let everything: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let items = everything["annotations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let b: Vec<f32> = a["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-            let bbox = [b[0], b[1], b[0] + b[2], b[1] + b[3]];
-            let counts = a["segmentation"]["counts"].as_str().unwrap();
-            let mask = Rle::from_string(image.height, image.width, counts).unwrap().decode().unwrap();
-            Detection { bbox, raw_bbox: bbox, score: a["score"].as_f64().unwrap() as f32, class: 0, anchor: i, mask }
-        })
-        .collect();
-    fastsam::Segmentation::new(Detections { width: image.width, height: image.height, items })
+fn reference_segmentation(root: &Path, j: &Value) -> fastsam::Segmentation {
+    common::segmentation_from_everything(&root.join(j["everything"]["file"].as_str().unwrap()))
 }
 
 /// Where the masks whose crops are scored come from.
@@ -144,7 +129,7 @@ fn check_file(
             .or_insert_with(|| FastSam::load(repo().join(&fastsam_path)).unwrap())
             .segment(&image)
             .unwrap(),
-        Masks::Reference(root) => reference_segmentation(&repo().join(root), &j, &image),
+        Masks::Reference(root) => reference_segmentation(&repo().join(root), &j),
     };
     assert_eq!(seg.len() as u64, j["everything"]["count"].as_u64().unwrap(), "{name}: mask count");
     let crop_ids: Vec<usize> = (0..seg.len()).filter(|&i| seg.objects()[i].mask.area() > 100).collect();

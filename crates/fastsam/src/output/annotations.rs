@@ -33,6 +33,14 @@ pub struct Annotation {
     pub area: u64,
     pub bbox: [f64; 4],
     pub score: f64,
+    /// The text prompt that selected this object, and the CLIP cosine between the phrase and the object's crop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_score: Option<f64>,
+    /// One object per click: the position of the click that selected it among all points given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_index: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,7 +59,17 @@ impl Annotation {
             area: d.mask.area(),
             bbox: [x1, y1, x2 - x1, y2 - y1].map(f64::from),
             score: f64::from(d.score),
+            text: None,
+            text_score: None,
+            point_index: None,
         }
+    }
+
+    /// Records why a prompt selected this object.
+    pub fn set_reason(&mut self, reason: &crate::segmentation::Reason) {
+        self.text = reason.text.as_ref().map(|(phrase, _)| phrase.clone());
+        self.text_score = reason.text.as_ref().map(|&(_, score)| f64::from(score));
+        self.point_index = reason.point_index;
     }
 
     /// The RLE this annotation carries.
