@@ -7,6 +7,7 @@
 
 pub mod clip;
 pub mod error;
+pub mod eval;
 pub mod image;
 pub mod mask;
 pub mod model;
