@@ -87,7 +87,12 @@ fn coco_subset_ground_truth_rles_equal_pycocotools() {
             wrong.push(o.id as i64);
         }
     }
-    assert!(wrong.is_empty(), "{} of {} ground-truth RLEs differ from pycocotools': {wrong:?}", wrong.len(), gt.objects.len());
+    assert!(
+        wrong.is_empty(),
+        "{} of {} ground-truth RLEs differ from pycocotools': {wrong:?}",
+        wrong.len(),
+        gt.objects.len()
+    );
 }
 
 #[test]
@@ -104,7 +109,10 @@ fn bad_files_are_clear_errors() {
     let mut ok = gt.clone();
     ok["annotations"][0]["image_id"] = 1.into();
     let gt = GroundTruth::from_json(&ok).unwrap();
-    let err = gt.detections_from_json(&serde_json::json!([{"image_id": 5, "category_id": 1, "score": 1,
-                                                           "bbox": [0, 0, 1, 1]}])).unwrap_err().to_string();
+    let err = gt
+        .detections_from_json(&serde_json::json!([{"image_id": 5, "category_id": 1, "score": 1,
+                                                           "bbox": [0, 0, 1, 1]}]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("image_id 5"), "{err}");
 }

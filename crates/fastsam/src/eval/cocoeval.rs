@@ -290,7 +290,8 @@ impl Accumulated {
     fn summarize(&self, ap: bool, iou: Option<f64>, area: usize, max_dets: usize) -> f64 {
         let p = &self.params;
         let Some(m) = p.max_dets.iter().position(|&d| d == max_dets) else { return -1.0 };
-        let ts: Vec<usize> = (0..p.iou_thresholds.len()).filter(|&t| iou.is_none_or(|v| p.iou_thresholds[t] == v)).collect();
+        let ts: Vec<usize> =
+            (0..p.iou_thresholds.len()).filter(|&t| iou.is_none_or(|v| p.iou_thresholds[t] == v)).collect();
         let values: Vec<f64> = if ap {
             ts.iter().flat_map(|&t| self.precision[t].iter().map(move |r| r[area][m])).collect()
         } else {

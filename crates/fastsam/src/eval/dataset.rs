@@ -69,9 +69,7 @@ fn read_json(path: &Path) -> Result<Value> {
 }
 
 fn number(v: &Value, key: &str, what: &str) -> Result<f64> {
-    v.get(key)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| bad(what, format!("\"{key}\" is missing or not a number")))
+    v.get(key).and_then(Value::as_f64).ok_or_else(|| bad(what, format!("\"{key}\" is missing or not a number")))
 }
 
 fn integer(v: &Value, key: &str, what: &str) -> Result<i64> {
@@ -182,7 +180,9 @@ impl GroundTruth {
                 category_id: integer(a, "category_id", &what)?,
                 area: number(a, "area", &what)?,
                 bbox: bbox_of(a, &what)?,
-                iscrowd: a.get("iscrowd").is_some_and(|c| c.as_f64().is_some_and(|c| c != 0.0) || c == &Value::Bool(true)),
+                iscrowd: a
+                    .get("iscrowd")
+                    .is_some_and(|c| c.as_f64().is_some_and(|c| c != 0.0) || c == &Value::Bool(true)),
                 rle: segmentation_rle(seg, image.height, image.width, &what)?,
             });
         }
@@ -209,7 +209,8 @@ impl GroundTruth {
     /// `area = w * h` and a missing segmentation is the box's polygon; without, area and box come from the mask.
     pub fn detections_from_json(&self, json: &Value) -> Result<Vec<EvalDetection>> {
         let list = json.as_array().ok_or_else(|| bad("results", "not an array of objects"))?;
-        let with_boxes = list.first().and_then(|r| r.get("bbox")).and_then(Value::as_array).is_some_and(|b| !b.is_empty());
+        let with_boxes =
+            list.first().and_then(|r| r.get("bbox")).and_then(Value::as_array).is_some_and(|b| !b.is_empty());
         let mut out = Vec::with_capacity(list.len());
         for (n, r) in list.iter().enumerate() {
             let what = format!("result {n}");
