@@ -8,8 +8,9 @@ maxDets [10, 100, 1000], segm and bbox — the numbers our Rust port must reprod
 `synthetic` builds a small ground truth by hand (polygons with several parts, repeated and out-of-image
 vertices, crowd regions as uncompressed and compressed RLE, an image without ground truth, an image without
 detections) and random detections around it (shifted/grown copies, random boxes, tied scores), then evaluates.
-`coco-dets` is what tools/golden/coco_eval.sh runs on the detections `fastsam eval` wrote from the committed
-tiny checkpoint over ../shared/data/coco (recording their SHA-256, so a test knows they are the same).
+`coco-dets` evaluates the detections `fastsam eval --detections DETS.json` wrote from the committed tiny
+checkpoint over ../shared/data/coco (the command is recorded in the golden's `made_with`), giving
+tests/fixtures/golden/eval/coco_subset_tiny_s.json, which crates/fastsam-cli/tests/eval_cli.rs checks.
 Run with the pinned reference venv (tools/fixtures/setup.sh).
 """
 import contextlib, copy, hashlib, io, json, os, sys

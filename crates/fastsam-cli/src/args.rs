@@ -35,6 +35,9 @@ pub enum Command {
     Clip(ClipCommand),
     /// Time this implementation (cold start, end to end, segment alone, prompts, peak RSS) as JSON.
     Bench(BenchArgs),
+
+    /// Class-agnostic COCO object-proposal recall (AR@10/100/1000, masks and boxes), as pycocotools' COCOeval.
+    Eval(EvalArgs),
 }
 
 /// `--conv`: how the 3×3 convolutions of a checkpoint's graph run (exported .onnx models run as they are).
@@ -179,6 +182,64 @@ pub struct SegmentArgs {
     /// CLIP model for --text: a path (OpenAI .pt or Hugging Face .safetensors) or the name vit-b-32.
     #[arg(long, value_name = "CLIP", default_value = "vit-b-32")]
     pub clip: String,
+
+    /// ONNX Runtime intra-op threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+
+    /// How 3×3 convolutions run.
+    #[arg(long, value_enum, default_value_t)]
+    pub conv: ConvArg,
+}
+
+/// `--precision`: the network's arithmetic (only fp32 exists in this build).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PrecisionArg {
+    #[default]
+    Fp32,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Folder holding the images the annotations name (their `file_name`s, e.g. COCO's val2017/).
+    #[arg(value_name = "IMAGES_DIR")]
+    pub images: PathBuf,
+
+    /// COCO instances file (e.g. annotations/instances_val2017.json).
+    #[arg(long, value_name = "INSTANCES.json")]
+    pub annotations: PathBuf,
+
+    /// FastSAM model: a .pt or .onnx path, or a name (fastsam-s, fastsam-x).
+    #[arg(long, short, value_name = "MODEL", default_value = "fastsam-s")]
+    pub model: String,
+
+    /// Inference size (long side).
+    #[arg(long, default_value_t = 1024)]
+    pub imgsz: u32,
+
+    /// Confidence threshold in [0, 1] (lower keeps more proposals; see README "Evaluate").
+    #[arg(long, default_value_t = 0.4)]
+    pub conf: f32,
+
+    /// NMS IoU threshold in [0, 1].
+    #[arg(long, default_value_t = 0.9)]
+    pub iou: f32,
+
+    /// Keep at most this many detections per image (AR@1000 needs up to 1000).
+    #[arg(long = "max-det", default_value_t = 1000)]
+    pub max_det: usize,
+
+    /// Network arithmetic.
+    #[arg(long, value_enum, default_value_t)]
+    pub precision: PrecisionArg,
+
+    /// Write the numbers as JSON here (the table always goes to stdout).
+    #[arg(long, value_name = "OUT.json")]
+    pub json: Option<PathBuf>,
+
+    /// Write the evaluated detections as COCO results (category_id 1), to re-check with pycocotools.
+    #[arg(long, value_name = "DETS.json")]
+    pub detections: Option<PathBuf>,
 
     /// ONNX Runtime intra-op threads (default: all cores).
     #[arg(long)]

@@ -215,7 +215,7 @@ fn is_image(path: &Path) -> bool {
     Format::sniff(&head[..n]).is_ok()
 }
 
-fn progress_bar(len: usize) -> ProgressBar {
+pub fn progress_bar(len: usize) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     let style = ProgressStyle::with_template("{bar:30} {pos}/{len} images  {per_sec}  ETA {eta}  {wide_msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());

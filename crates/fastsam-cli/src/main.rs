@@ -3,6 +3,7 @@
 mod args;
 mod batch;
 mod bench;
+mod eval;
 mod inspect;
 mod segment;
 mod serve;
@@ -54,6 +55,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inspect(args) => inspect::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Weights(command) => weights::run(command),
         Command::Clip(ClipCommand::Tokens { text }) => {
             let ids = fastsam::clip::tokenizer::ClipTokenizer::global().tokenize_unpadded(&text);
