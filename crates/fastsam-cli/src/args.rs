@@ -217,8 +217,9 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 1024)]
     pub imgsz: u32,
 
-    /// Confidence threshold in [0, 1] (lower keeps more proposals; see README "Evaluate").
-    #[arg(long, default_value_t = 0.4)]
+    /// Confidence threshold in [0, 1]. The default is the FastSAM authors' validation setting (their
+    /// sa_hub/val_sa.py), which keeps far more proposals than "segment everything"'s 0.4 (README "Evaluate").
+    #[arg(long, default_value_t = 0.001)]
     pub conf: f32,
 
     /// NMS IoU threshold in [0, 1].

@@ -59,7 +59,9 @@ fn numbers_equal_pycocotools_on_the_same_detections() {
     assert!(written.as_array().unwrap().iter().all(|d| d["category_id"] == 1));
     let report = read_json(&report);
     assert_eq!(report["images"], 40);
+    // The defaults are the proposal protocol the README documents (conf 0.001, at most 1000 per image).
     assert_eq!(report["options"]["max_det"], 1000);
+    assert_eq!(report["options"]["conf"], 0.001);
     let mut compared = 0;
     for kind in ["segm", "bbox"] {
         for (name, want) in golden[kind]["stats"].as_object().unwrap() {
