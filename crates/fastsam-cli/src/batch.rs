@@ -37,11 +37,12 @@ impl Item {
     }
 }
 
-/// Which outputs are asked for, per image.
+/// What is asked for, per image: which outputs, and whether masks are smoothed first.
 struct Wanted {
     overlay: bool,
     cutout: bool,
     polygons: bool,
+    smooth: bool,
 }
 
 pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Prompt) -> Result<()> {
@@ -49,6 +50,7 @@ pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Pro
         overlay: flag("--overlay", &args.overlay)?,
         cutout: flag("--cutout", &args.cutout)?,
         polygons: args.polygons,
+        smooth: args.smooth,
     };
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut failures: Vec<(PathBuf, String)> = Vec::new();
@@ -136,7 +138,7 @@ fn process(
     item: &Item,
     image: &RgbImage,
 ) -> Result<AnnotationFile> {
-    let segmentation = model.segment(image)?;
+    let segmentation = segment::segment_image(model, image, wanted.smooth)?;
     let name = segment::file_name(&item.source);
     let rendered = Rendered::new(&segmentation, image, clip, prompt, &name, wanted.polygons)?;
     let masks = rendered.masks(&segmentation);

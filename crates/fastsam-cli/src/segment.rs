@@ -27,14 +27,7 @@ pub fn run(args: SegmentArgs) -> Result<()> {
         ..SegmentOptions::default()
     };
     options.validate()?;
-    let prompt = Prompt {
-        points: args.points.clone(),
-        boxes: args.boxes.clone(),
-        texts: args.texts.clone(),
-        point_mode: if args.merge { PointMode::Merge } else { PointMode::Reference },
-        ..Prompt::default()
-    };
-    prompt.validate()?;
+    let prompt = prompt_of(&args)?;
     if let Some(out) = args.out.clone() {
         return crate::batch::run(&args, &out, options, &prompt);
     }
@@ -44,6 +37,37 @@ pub fn run(args: SegmentArgs) -> Result<()> {
     single(&args, options, &prompt)
 }
 
+/// The prompt the flags describe; options that would silently do nothing are refused.
+fn prompt_of(args: &SegmentArgs) -> Result<Prompt> {
+    if args.texts.is_empty() {
+        for (flag, given) in
+            [("--text-threshold", args.text_threshold.is_some()), ("--text-top-k", args.text_top_k.is_some())]
+        {
+            if given {
+                bail!("{flag} needs --text PHRASE: it chooses among the masks a phrase ranks");
+            }
+        }
+    }
+    if args.per_point && args.points.is_empty() {
+        bail!("--per-point needs --point X,Y: it selects one object per foreground point");
+    }
+    let point_mode = match (args.merge, args.per_point) {
+        (true, _) => PointMode::Merge,
+        (false, true) => PointMode::PerPoint,
+        (false, false) => PointMode::Reference,
+    };
+    let prompt = Prompt {
+        points: args.points.clone(),
+        boxes: args.boxes.clone(),
+        texts: args.texts.clone(),
+        point_mode,
+        text_threshold: args.text_threshold,
+        text_top_k: args.text_top_k,
+    };
+    prompt.validate().context("invalid prompt")?;
+    Ok(prompt)
+}
+
 fn single(args: &SegmentArgs, options: SegmentOptions, prompt: &Prompt) -> Result<()> {
     let overlay_path = value_of("--overlay", &args.overlay)?;
     let cutout_path = value_of("--cutout", &args.cutout)?;
@@ -51,7 +75,8 @@ fn single(args: &SegmentArgs, options: SegmentOptions, prompt: &Prompt) -> Resul
     let clip = load_clip_for(prompt, &args.clip, args.threads)?;
     let path = &args.inputs[0];
     let image = fastsam::image::open(path, &DecodeLimits::default())?;
-    let segmentation = model.segment(&image).with_context(|| format!("segmenting {}", path.display()))?;
+    let segmentation =
+        segment_image(&model, &image, args.smooth).with_context(|| format!("segmenting {}", path.display()))?;
     let rendered = Rendered::new(&segmentation, &image, clip.as_ref(), prompt, &file_name(path), args.polygons)?;
 
     match args.json.as_deref() {
@@ -74,6 +99,13 @@ fn single(args: &SegmentArgs, options: SegmentOptions, prompt: &Prompt) -> Resul
         write_coco(out, &results)?;
     }
     Ok(())
+}
+
+/// "Segment everything" on one image, with every mask smoothed when asked (prompts then select over the
+/// smoothed masks, and every output is theirs).
+pub fn segment_image(model: &FastSam, image: &RgbImage, smooth: bool) -> Result<Segmentation> {
+    let segmentation = model.segment(image)?;
+    Ok(if smooth { segmentation.smoothed()? } else { segmentation })
 }
 
 /// The path given to a flag that takes an optional value; a single image needs the value.
