@@ -19,7 +19,7 @@ pub fn plan_batch(
     inputs: Vec<PathBuf>,
     out: PathBuf,
     overwrite: bool,
-) -> PyResult<(Vec<Todo>, usize, Vec<(PathBuf, String)>)> {
+) -> PyResult<(Vec<Todo>, usize, layout::Refused)> {
     py.detach(|| {
         let (items, refused) = layout::collect(&inputs, &out)?;
         let todo: Vec<Todo> = items

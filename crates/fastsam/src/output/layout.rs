@@ -38,8 +38,11 @@ impl Item {
     }
 }
 
-/// The images under `inputs`, in order, with output bases under `out`; and the inputs refused, with why.
-pub fn collect(inputs: &[PathBuf], out: &Path) -> Result<(Vec<Item>, Vec<(PathBuf, String)>)> {
+/// Inputs not taken, each with why.
+pub type Refused = Vec<(PathBuf, String)>;
+
+/// The images under `inputs`, in order, with output bases under `out`; and the inputs refused.
+pub fn collect(inputs: &[PathBuf], out: &Path) -> Result<(Vec<Item>, Refused)> {
     let out_canonical = out.canonicalize().ok();
     let mut found: Vec<(PathBuf, PathBuf)> = Vec::new();
     for input in inputs {
