@@ -18,7 +18,8 @@ fn class_name(err: &fastsam::Error) -> &'static str {
 /// The exception `class` (a name in `fastsam_rs._errors`) with `message`.
 pub fn raise(class: &str, message: String) -> PyErr {
     Python::attach(|py| {
-        let class = py.import("fastsam_rs._errors").and_then(|m| m.getattr(class)).and_then(|c| Ok(c.cast_into::<PyType>()?));
+        let class =
+            py.import("fastsam_rs._errors").and_then(|m| m.getattr(class)).and_then(|c| Ok(c.cast_into::<PyType>()?));
         match class {
             Ok(class) => PyErr::from_type(class, message),
             Err(e) => e,

@@ -136,7 +136,9 @@ impl Results {
         let data = py.detach(|| {
             let mut data = vec![false; n * h * w];
             for (mask, plane) in self.masks().iter().zip(data.chunks_exact_mut((h * w).max(1))) {
-                mask.for_each_run(|row, a, b| plane[row as usize * w + a as usize..row as usize * w + b as usize].fill(true));
+                mask.for_each_run(|row, a, b| {
+                    plane[row as usize * w + a as usize..row as usize * w + b as usize].fill(true)
+                });
             }
             data
         });
@@ -162,11 +164,8 @@ impl Results {
     /// The SA-1B-style JSON `fastsam segment` writes (byte for byte for a file source).
     #[pyo3(signature = (polygons = false))]
     fn to_json(&self, py: Python<'_>, polygons: bool) -> PyResult<String> {
-        let json = if polygons {
-            py.detach(|| self.render(true)).py_err()?.json
-        } else {
-            self.rendered(py)?.json.clone()
-        };
+        let json =
+            if polygons { py.detach(|| self.render(true)).py_err()?.json } else { self.rendered(py)?.json.clone() };
         String::from_utf8(json).map_err(|e| invalid("annotations", e.to_string()))
     }
 
@@ -189,7 +188,9 @@ impl Results {
     /// nothing written) when no pixel is selected.
     fn save_cutout(&self, py: Python<'_>, path: PathBuf) -> PyResult<bool> {
         py.detach(|| match cutout::cutout(&self.image, &self.masks())? {
-            Some(picture) => fastsam::weights::download::write_atomically(&path, &png::encode_rgba(&picture)?).map(|()| true),
+            Some(picture) => {
+                fastsam::weights::download::write_atomically(&path, &png::encode_rgba(&picture)?).map(|()| true)
+            }
             None => Ok(false),
         })
         .py_err()

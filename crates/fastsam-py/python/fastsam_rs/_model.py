@@ -90,11 +90,18 @@ def _restore(spec: str, options: dict[str, Any]) -> FastSAM:
     return FastSAM(spec, **options)
 
 
-class Boxes:
-    """The objects' boxes: FastSAM's adjusted boxes, in pixels of the original image."""
+class _PerObject:
+    """Arrays with one entry per object of a Results."""
 
     def __init__(self, native: _native.Results) -> None:
         self._native = native
+
+    def __len__(self) -> int:
+        return len(self._native)
+
+
+class Boxes(_PerObject):
+    """The objects' boxes: FastSAM's adjusted boxes, in pixels of the original image."""
 
     @cached_property
     def xyxy(self) -> np.ndarray:
@@ -117,15 +124,9 @@ class Boxes:
         """``(N,)`` float32 zeros: FastSAM has the one class ``object``."""
         return np.zeros(len(self), dtype=np.float32)
 
-    def __len__(self) -> int:
-        return len(self._native)
 
-
-class Masks:
+class Masks(_PerObject):
     """The objects' masks at the original resolution."""
-
-    def __init__(self, native: _native.Results) -> None:
-        self._native = native
 
     @cached_property
     def data(self) -> np.ndarray:
@@ -137,9 +138,6 @@ class Masks:
         """COCO compressed RLE per mask, ``{"size": [h, w], "counts": str}``: ``pycocotools.mask.decode``
         reads them (encode ``counts`` to bytes first, as for any COCO JSON)."""
         return self._native.rle()
-
-    def __len__(self) -> int:
-        return len(self._native)
 
 
 class Results:
