@@ -10,11 +10,12 @@ use fastsam::clip::Clip;
 use fastsam::image::{DecodeLimits, RgbImage};
 use fastsam::mask::Mask;
 use fastsam::model::EngineOptions;
-use fastsam::output::annotations::AnnotationFile;
 use fastsam::output::coco::{self, CocoResults};
-use fastsam::output::{cutout, overlay, png, polygons};
+pub use fastsam::output::layout::{file_name, stem};
+pub use fastsam::output::rendered::Rendered;
+use fastsam::output::{cutout, overlay, png};
 use fastsam::weights::ModelCache;
-use fastsam::{FastSam, PointMode, Prompt, SegmentOptions, Segmentation, Selection};
+use fastsam::{FastSam, PointMode, Prompt, SegmentOptions};
 
 use crate::args::{ConvArg, SegmentArgs};
 
@@ -85,57 +86,6 @@ fn value_of<'a>(flag: &str, arg: &'a Option<Option<PathBuf>>) -> Result<Option<&
     }
 }
 
-/// One image's outputs: the annotations (of every object, or of the prompt's selection) and their JSON.
-pub struct Rendered {
-    pub annotations: AnnotationFile,
-    pub json: Vec<u8>,
-    selection: Option<Selection>,
-}
-
-impl Rendered {
-    pub fn new(
-        segmentation: &Segmentation,
-        image: &RgbImage,
-        clip: Option<&Clip>,
-        prompt: &Prompt,
-        file_name: &str,
-        with_polygons: bool,
-    ) -> Result<Self> {
-        let selection = match clip {
-            _ if prompt.is_empty() => None,
-            Some(clip) if !prompt.texts.is_empty() => Some(segmentation.select_with_clip(prompt, image, clip)?),
-            _ => Some(segmentation.select(prompt)?),
-        };
-        let annotations = match &selection {
-            None => segmentation.annotations(file_name),
-            Some(s) => segmentation.selection_annotations(s, file_name),
-        };
-        let mut rendered = Rendered { annotations, json: Vec::new(), selection };
-        rendered.json = if with_polygons {
-            let masks = rendered.masks(segmentation);
-            serde_json::to_vec(&polygons::annotations_with_polygons(&rendered.annotations, &masks))?
-        } else {
-            serde_json::to_vec(&rendered.annotations)?
-        };
-        Ok(rendered)
-    }
-
-    /// The masks behind the annotations, in their order.
-    pub fn masks<'a>(&'a self, segmentation: &'a Segmentation) -> Vec<&'a Mask> {
-        match &self.selection {
-            None => segmentation.objects().iter().map(|d| &d.mask).collect(),
-            Some(Selection { merged: Some((mask, _)), .. }) => {
-                if mask.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![mask]
-                }
-            }
-            Some(s) => s.indices.iter().map(|&i| &segmentation.objects()[i].mask).collect(),
-        }
-    }
-}
-
 pub fn write_overlay(path: &Path, image: &RgbImage, masks: &[&Mask]) -> Result<()> {
     let picture = overlay::overlay(image, masks)?;
     write_atomically(path, &png::encode_rgb(&picture)?)
@@ -175,14 +125,6 @@ pub fn load_clip_for(prompt: &Prompt, spec: &str, threads: Option<usize>) -> Res
         return Ok(None);
     }
     load_clip(spec, threads).map(Some)
-}
-
-pub fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-pub fn stem(path: &Path) -> String {
-    path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<()> {
