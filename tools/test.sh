@@ -27,3 +27,4 @@ cargo test --workspace --no-fail-fast
 
 step "editor in a browser (Debian chromium + playwright-core)"; tools/setup-browser.sh >/dev/null; cargo build --quiet -p fastsam-cli; FASTSAM_BIN="$root/target/debug/fastsam" node --test tools/browser-test/editor.test.mjs
 step "Label Studio end to end (label-studio 1.23.2 → .cache/venv-labelstudio)"; cargo build --quiet -p fastsam-cli; tools/test-labelstudio.sh
+step "Python package (pip install ./crates/fastsam-py + pinned pytest/pillow/ray → .cache/venv-py)"; tools/test-python.sh

@@ -1,41 +1,26 @@
 //! `fastsam segment DIR_OR_FILES... --out DIR`: many images, one JSON each (plus overlay / cut-out PNGs
 //! when asked), with a progress bar.
 //!
-//! Folders are searched recursively and their sub-folders mirrored under DIR; a file is an image if its first
-//! bytes say so (not its extension). An image whose outputs all exist is skipped unless --overwrite. A
-//! decoder thread reads the next images while the network runs. A bad image does not stop the batch: every
-//! failure is listed at the end and the exit status is non-zero. Files are written whole or not at all.
+//! Which images, and where their outputs go: [`fastsam::output::layout`] (folders searched recursively and
+//! mirrored under DIR, images recognised by content). An image whose outputs all exist is skipped unless
+//! --overwrite. A decoder thread reads the next images while the network runs. A bad image does not stop the
+//! batch: every failure is listed at the end and the exit status is non-zero. Files are written whole or not
+//! at all.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 
 use anyhow::{bail, Context, Result};
 use fastsam::clip::Clip;
-use fastsam::image::{DecodeLimits, Format, RgbImage};
+use fastsam::image::{DecodeLimits, RgbImage};
 use fastsam::output::annotations::AnnotationFile;
 use fastsam::output::coco::{self, CocoResults};
+use fastsam::output::layout::{self, file_name, stem, Item};
+use fastsam::output::rendered::Rendered;
 use fastsam::{FastSam, Prompt, SegmentOptions};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::SegmentArgs;
-use crate::segment::{self, Rendered};
-
-/// One image and where its outputs go: `<out>/<relative folder>/<stem>` plus a suffix per output.
-struct Item {
-    source: PathBuf,
-    base: PathBuf,
-}
-
-impl Item {
-    fn output(&self, suffix: &str) -> PathBuf {
-        let mut name: OsString = self.base.clone().into_os_string();
-        name.push(suffix);
-        PathBuf::from(name)
-    }
-}
+use crate::{files, models};
 
 /// What is asked for, per image: which outputs, and whether masks are smoothed first.
 struct Wanted {
@@ -54,9 +39,10 @@ pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Pro
     };
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut failures: Vec<(PathBuf, String)> = Vec::new();
-    let items = collect(&args.inputs, out, &mut failures)?;
+    let (items, refused) = layout::collect(&args.inputs, out)?;
+    failures.extend(refused);
     let duplicates = failures.len();
-    let ids = coco::image_ids(&items.iter().map(|i| segment::stem(&i.source)).collect::<Vec<_>>());
+    let ids = coco::image_ids(&items.iter().map(|i| stem(&i.source)).collect::<Vec<_>>());
     let mut results = CocoResults::default();
 
     let mut todo = Vec::new();
@@ -72,9 +58,9 @@ pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Pro
     }
 
     if !todo.is_empty() {
-        let model = segment::load_model(&args.model, args.threads, args.conv)?.with_options(options)?;
-        let clip = segment::load_clip_for(prompt, &args.clip, args.threads)?;
-        let bar = progress_bar(todo.len());
+        let model = models::load_model(&args.model, args.threads, args.conv)?.with_options(options)?;
+        let clip = models::load_clip_for(prompt, &args.clip, args.threads)?;
+        let bar = crate::progress::progress_bar(todo.len());
         let (tx, rx) = sync_channel::<(usize, fastsam::Result<RgbImage>)>(2);
         std::thread::scope(|scope| {
             let (items, todo) = (&items, &todo);
@@ -103,7 +89,7 @@ pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Pro
     }
 
     if let Some(path) = &args.coco {
-        segment::write_coco(path, &results)?;
+        files::write_coco(path, &results)?;
     }
     let done = todo.len() - (failures.len() - duplicates);
     eprintln!("{done} image(s) segmented, {skipped} skipped, {} failed; outputs in {}", failures.len(), out.display());
@@ -138,89 +124,26 @@ fn process(
     item: &Item,
     image: &RgbImage,
 ) -> Result<AnnotationFile> {
-    let segmentation = segment::segment_image(model, image, wanted.smooth)?;
-    let name = segment::file_name(&item.source);
+    let segmentation = models::segment_image(model, image, wanted.smooth)?;
+    let name = file_name(&item.source);
     let rendered = Rendered::new(&segmentation, image, clip, prompt, &name, wanted.polygons)?;
     let masks = rendered.masks(&segmentation);
     if wanted.overlay {
-        segment::write_overlay(&item.output(".overlay.png"), image, &masks)?;
+        files::write_overlay(&item.output(".overlay.png"), image, &masks)?;
     }
     if wanted.cutout {
-        segment::write_cutout(&item.output(".cutout.png"), image, &masks)?;
+        files::write_cutout(&item.output(".cutout.png"), image, &masks)?;
     }
     // The JSON last: its presence marks the image as done.
-    segment::write_atomically(&item.output(".json"), &rendered.json)?;
+    files::write_atomically(&item.output(".json"), &rendered.json)?;
     Ok(rendered.annotations)
 }
 
 /// The annotations of an image already done: its JSON and every requested picture exist (no cut-out is
 /// expected when nothing was selected). `None` means: (re)do it.
 fn done_before(item: &Item, wanted: &Wanted) -> Option<AnnotationFile> {
-    let previous: AnnotationFile = serde_json::from_slice(&std::fs::read(item.output(".json")).ok()?).ok()?;
+    let previous = item.previous_annotations()?;
     let overlay_ok = !wanted.overlay || item.output(".overlay.png").exists();
     let cutout_ok = !wanted.cutout || previous.annotations.is_empty() || item.output(".cutout.png").exists();
     (overlay_ok && cutout_ok).then_some(previous)
-}
-
-/// Every image under `inputs`, with output bases under `out`. Files named on the command line are taken
-/// as they are (a bad one fails later, reported); files found in folders only if their content is an image.
-fn collect(inputs: &[PathBuf], out: &Path, failures: &mut Vec<(PathBuf, String)>) -> Result<Vec<Item>> {
-    let out_canonical = out.canonicalize().ok();
-    let mut found: Vec<(PathBuf, PathBuf)> = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            walk(input, Path::new(""), out_canonical.as_deref(), &mut found)?;
-        } else {
-            found.push((input.clone(), PathBuf::from(segment::stem(input))));
-        }
-    }
-    let mut seen: HashMap<PathBuf, PathBuf> = HashMap::new();
-    let mut items = Vec::new();
-    for (source, relative) in found {
-        if let Some(first) = seen.get(&relative) {
-            let reason = format!("its outputs would overwrite those of {} (same name)", first.display());
-            failures.push((source, reason));
-            continue;
-        }
-        seen.insert(relative.clone(), source.clone());
-        items.push(Item { source, base: out.join(relative) });
-    }
-    Ok(items)
-}
-
-fn walk(dir: &Path, relative: &Path, skip: Option<&Path>, found: &mut Vec<(PathBuf, PathBuf)>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading folder {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
-        .collect();
-    entries.sort();
-    for path in entries {
-        let name = PathBuf::from(path.file_name().unwrap_or_default());
-        if path.is_dir() {
-            // Never feed the outputs back in when --out is inside an input folder.
-            if skip.is_some_and(|s| path.canonicalize().is_ok_and(|c| c == s)) {
-                continue;
-            }
-            walk(&path, &relative.join(&name), skip, found)?;
-        } else if is_image(&path) {
-            found.push((path.clone(), relative.join(segment::stem(&path))));
-        }
-    }
-    Ok(())
-}
-
-fn is_image(path: &Path) -> bool {
-    let mut head = [0u8; 16];
-    let Ok(mut file) = std::fs::File::open(path) else { return false };
-    let n = file.read(&mut head).unwrap_or(0);
-    Format::sniff(&head[..n]).is_ok()
-}
-
-pub fn progress_bar(len: usize) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    let style = ProgressStyle::with_template("{bar:30} {pos}/{len} images  {per_sec}  ETA {eta}  {wide_msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use crate::clip::{preprocess, Clip};
 use crate::image::RgbImage;
 use crate::mask::Mask;
-use crate::output::annotations::{Annotation, AnnotationFile, ImageInfo};
+use crate::output::annotations::AnnotationFile;
 use crate::postprocess::{Detection, Detections};
 use crate::prompt::{BoxPrompt, PointLabel, PointMode, PointPrompt, Prompt};
 use crate::{Error, Result};
@@ -376,36 +376,29 @@ impl Segmentation {
     /// SA-1B-style annotations of a selection: the selected objects (ids renumbered from 0, as the reference's
     /// `result[idx]`), or the one merged mask scored by the best object it contains.
     pub fn selection_annotations(&self, selection: &Selection, file_name: &str) -> AnnotationFile {
-        let image = ImageInfo { file_name: file_name.to_string(), width: self.width(), height: self.height() };
-        let annotations = match &selection.merged {
-            Some((mask, score)) => {
-                let score = *score;
-                mask.bbox()
-                    .map(|[x1, y1, x2, y2]| {
-                        let d = Detection {
-                            bbox: [x1 as f32, y1 as f32, x2 as f32, y2 as f32],
-                            raw_bbox: [x1 as f32, y1 as f32, x2 as f32, y2 as f32],
-                            score,
-                            class: 0,
-                            anchor: 0,
-                            mask: mask.clone(),
-                        };
-                        vec![Annotation::from_detection(0, &d)]
-                    })
-                    .unwrap_or_default()
+        let mut file = AnnotationFile::from_detections(file_name, &self.selected_objects(selection));
+        if selection.merged.is_none() {
+            for (a, reason) in file.annotations.iter_mut().zip(&selection.reasons) {
+                a.set_reason(reason);
             }
-            None => {
-                let items: Vec<Detection> =
-                    selection.indices.iter().map(|&i| self.detections.items[i].clone()).collect();
-                let subset = Detections { width: self.width(), height: self.height(), items };
-                let mut file = AnnotationFile::from_detections(file_name, &subset);
-                for (a, reason) in file.annotations.iter_mut().zip(&selection.reasons) {
-                    a.set_reason(reason);
-                }
-                return file;
-            }
+        }
+        file
+    }
+
+    /// The objects a selection stands for, in its order: the selected objects; with a merged mask, that mask
+    /// as the one object (its bounding box, the best score among the objects in it), none if it is empty.
+    pub fn selected_objects(&self, selection: &Selection) -> Detections {
+        let items = match &selection.merged {
+            Some((mask, score)) => mask
+                .bbox()
+                .map(|[x1, y1, x2, y2]| {
+                    let bbox = [x1 as f32, y1 as f32, x2 as f32, y2 as f32];
+                    vec![Detection { bbox, raw_bbox: bbox, score: *score, class: 0, anchor: 0, mask: mask.clone() }]
+                })
+                .unwrap_or_default(),
+            None => selection.indices.iter().map(|&i| self.detections.items[i].clone()).collect(),
         };
-        AnnotationFile { image, annotations }
+        Detections { width: self.width(), height: self.height(), items }
     }
 }
 

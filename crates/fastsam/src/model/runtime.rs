@@ -18,6 +18,20 @@ static ENVIRONMENT: OnceLock<std::result::Result<(Environment, PathBuf), String>
 /// The environment variable naming the ONNX Runtime shared library explicitly (the `ort` crate's own convention).
 pub const DYLIB_ENV: &str = "ORT_DYLIB_PATH";
 
+/// Folders registered by the program embedding this library, searched right after `$ORT_DYLIB_PATH`.
+static REGISTERED_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Also looks for the ONNX Runtime library in `dir`, before every implicit place: for a host that ships or
+/// depends on its own copy (the Python package registers its `onnxruntime` dependency's `capi/` folder).
+/// Has an effect only before ONNX Runtime is first loaded.
+pub fn register_library_dir(dir: impl Into<PathBuf>) {
+    let dir = dir.into();
+    let mut dirs = REGISTERED_DIRS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !dirs.contains(&dir) {
+        dirs.push(dir);
+    }
+}
+
 /// Loads ONNX Runtime on first use (see [`library_candidates`] for the search order) and returns the path of
 /// the library in use. Later calls return the same outcome, failure included.
 pub fn init() -> Result<&'static Path> {
@@ -55,7 +69,7 @@ fn load_first_candidate() -> std::result::Result<(Environment, PathBuf), String>
     let tried = if tried.is_empty() { "  (no candidate library file found)".to_string() } else { tried.join("\n") };
     Err(format!(
         "the ONNX Runtime shared library ({}) was not found or could not be loaded.\nTried:\n{tried}\n\
-         Searched: ${DYLIB_ENV}, the executable's directory, .cache/onnxruntime/onnxruntime/capi in the current \
+         Searched: ${DYLIB_ENV}, folders registered by the host program, the executable's directory, .cache/onnxruntime/onnxruntime/capi in the current \
          and executable directories and their parents, the Python `onnxruntime` package, and system library \
          directories.\nFix: `python3 -m pip install onnxruntime` (or run tools/setup-ort.sh in the fastsam \
          repository), or set {DYLIB_ENV}=/path/to/{}",
@@ -68,6 +82,7 @@ fn load_first_candidate() -> std::result::Result<(Environment, PathBuf), String>
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     EnvVar,
+    Registered,
     ExecutableDir,
     RepoCache,
     Python,
@@ -78,6 +93,7 @@ impl Origin {
     fn describe(self) -> &'static str {
         match self {
             Origin::EnvVar => DYLIB_ENV,
+            Origin::Registered => "registered by the host program",
             Origin::ExecutableDir => "next to the executable",
             Origin::RepoCache => ".cache/onnxruntime",
             Origin::Python => "Python onnxruntime package",
@@ -124,7 +140,8 @@ fn library_in(dir: &Path) -> Option<PathBuf> {
     found.pop()
 }
 
-/// Every place ONNX Runtime is looked for, in order: `$ORT_DYLIB_PATH`; the running executable's directory;
+/// Every place ONNX Runtime is looked for, in order: `$ORT_DYLIB_PATH`; the folders given to
+/// [`register_library_dir`]; the running executable's directory;
 /// `.cache/onnxruntime/onnxruntime/capi/` (where `tools/setup-ort.sh` installs it) in the current directory,
 /// the executable's directory and all their parents; the `capi/` directory of the Python `onnxruntime`
 /// package (`python3` on `PATH`); `$LD_LIBRARY_PATH` and the usual system library directories. Only existing
@@ -143,8 +160,8 @@ pub fn library_candidates() -> Vec<Candidate> {
 
 /// The search, stage by stage, so that loading stops at the first stage that works (asking Python costs a
 /// process start and an import).
-const SEARCH: [fn() -> Vec<Candidate>; 5] =
-    [from_env, beside_executable, in_repo_cache, in_python_package, in_system_dirs];
+const SEARCH: [fn() -> Vec<Candidate>; 6] =
+    [from_env, in_registered_dirs, beside_executable, in_repo_cache, in_python_package, in_system_dirs];
 
 fn candidate(path: PathBuf, origin: Origin) -> Candidate {
     Candidate { path, origin }
@@ -160,6 +177,11 @@ fn from_env() -> Vec<Candidate> {
         .map(|p| candidate(p.into(), Origin::EnvVar))
         .into_iter()
         .collect()
+}
+
+fn in_registered_dirs() -> Vec<Candidate> {
+    let dirs = REGISTERED_DIRS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    dirs.iter().filter_map(|d| library_in(d)).map(|p| candidate(p, Origin::Registered)).collect()
 }
 
 fn beside_executable() -> Vec<Candidate> {
