@@ -131,10 +131,10 @@ fn phrase_scores(entry: &Value) -> HashMap<usize, f64> {
     entry["scores"].as_object().unwrap().iter().map(|(k, v)| (k.parse().unwrap(), v.as_f64().unwrap())).collect()
 }
 
-/// The golden text file of one image of the tiny FastSAM-s.
-fn text_golden(image: &str) -> Value {
+/// One image's entry of a golden file (text.json, smooth.json) of the tiny FastSAM-s.
+fn golden_entry(golden_file: &str, image: &str) -> Value {
     let everything = format!("tests/fixtures/reference/fastsam-s-tiny/{image}.everything.json.gz");
-    golden("text.json")["files"]
+    golden(golden_file)["files"]
         .as_array()
         .unwrap()
         .iter()
@@ -146,7 +146,7 @@ fn text_golden(image: &str) -> Value {
 #[test]
 fn text_threshold_and_top_k_select_as_the_reference_similarities_say() {
     let home = temp_dir("text-options");
-    let file = text_golden("dogs");
+    let file = golden_entry("text.json", "dogs");
     let reference = Reference::load(file["everything"].as_str().unwrap());
     let image = photo(&reference.file_name);
     let (mut checked, mut ties) = (0, 0);
@@ -201,7 +201,7 @@ fn batch_text_top_k_gives_each_image_its_reference_top_k() {
     args.extend(["--out", out_dir.to_str().unwrap(), "--text", "a person", "--text-top-k", "3"]);
     segment(&home, &args);
     for (image, reference) in images.iter().zip(&references) {
-        let file = text_golden(image);
+        let file = golden_entry("text.json", image);
         let entry = file["phrases"].as_array().unwrap().iter().find(|e| e["phrase"] == "a person").unwrap();
         let case = entry["cases"]
             .as_array()
@@ -297,23 +297,11 @@ fn digest(mask: &Mask) -> String {
     Sha256::digest(mask.to_full()).iter().take(16).map(|x| format!("{x:02x}")).collect()
 }
 
-/// The golden smoothing of one reference everything file.
-fn smooth_golden(image: &str) -> Value {
-    let everything = format!("tests/fixtures/reference/fastsam-s-tiny/{image}.everything.json.gz");
-    golden("smooth.json")["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["everything"] == everything.as_str())
-        .unwrap()
-        .clone()
-}
-
 /// Every output mask is the reference mask's smoothing by cv2.morphologyEx (digest and area), except where our
 /// unsmoothed mask is not pixel-identical to the reference's (at most `max_other` of them); areas are the
 /// smoothed masks'. Returns the smoothed masks.
 fn assert_smoothed(file: &Value, image: &str, max_other: usize) -> Vec<Mask> {
-    let golden = smooth_golden(image);
+    let golden = golden_entry("smooth.json", image);
     let anns = annotations(file);
     assert_eq!(anns.len(), golden["smoothed_sha256"].as_array().unwrap().len(), "{image}: mask count");
     let mut other = 0;
