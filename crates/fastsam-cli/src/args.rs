@@ -175,9 +175,32 @@ pub struct SegmentArgs {
     #[arg(long)]
     pub merge: bool,
 
-    /// Text prompt: the mask CLIP finds most like this phrase. Repeatable (one mask per phrase).
+    /// One object per click: for each foreground point, in order, the highest-scoring mask containing it and
+    /// no background point; each annotation carries "point_index" (the point's position among all --point).
+    #[arg(long = "per-point", conflicts_with = "merge")]
+    pub per_point: bool,
+
+    /// Text prompt: the mask CLIP finds most like this phrase. Repeatable (one mask per phrase). Each selected
+    /// annotation carries "text" and "text_score" (the CLIP cosine the choice is made on).
     #[arg(long = "text", value_name = "PHRASE")]
     pub texts: Vec<String>,
+
+    /// With --text: every mask whose CLIP cosine to the phrase is at least T (-1 to 1), best first, instead of
+    /// only the best one. Real CLIP scores of these local crops are low and close together (README "Choosing
+    /// a text threshold"); start from the text_score values --text-top-k shows.
+    #[arg(long = "text-threshold", value_name = "T", allow_hyphen_values = true)]
+    pub text_threshold: Option<f32>,
+
+    /// With --text: the K most similar masks per phrase, best first (with --text-threshold: the best K of those
+    /// above it).
+    #[arg(long = "text-top-k", value_name = "K", allow_hyphen_values = true)]
+    pub text_top_k: Option<usize>,
+
+    /// Smooth every mask as the FastSAM authors' better_quality (OpenCV morphological close 3x3, then open
+    /// 8x8) before anything else: areas, RLE, polygons, overlay and cut-out are the smoothed masks', and
+    /// prompts select over them.
+    #[arg(long)]
+    pub smooth: bool,
 
     /// CLIP model for --text: a path (OpenAI .pt or Hugging Face .safetensors) or the name vit-b-32.
     #[arg(long, value_name = "CLIP", default_value = "vit-b-32")]

@@ -15,18 +15,19 @@ use fastsam::clip::Clip;
 use fastsam::image::{DecodeLimits, RgbImage};
 use fastsam::output::annotations::AnnotationFile;
 use fastsam::output::coco::{self, CocoResults};
-use fastsam::output::layout::{self, Item};
+use fastsam::output::layout::{self, file_name, stem, Item};
+use fastsam::output::rendered::Rendered;
 use fastsam::{FastSam, Prompt, SegmentOptions};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::SegmentArgs;
-use crate::segment::{self, Rendered};
+use crate::{files, models};
 
-/// Which outputs are asked for, per image.
+/// What is asked for, per image: which outputs, and whether masks are smoothed first.
 struct Wanted {
     overlay: bool,
     cutout: bool,
     polygons: bool,
+    smooth: bool,
 }
 
 pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Prompt) -> Result<()> {
@@ -34,13 +35,14 @@ pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Pro
         overlay: flag("--overlay", &args.overlay)?,
         cutout: flag("--cutout", &args.cutout)?,
         polygons: args.polygons,
+        smooth: args.smooth,
     };
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut failures: Vec<(PathBuf, String)> = Vec::new();
     let (items, refused) = layout::collect(&args.inputs, out)?;
     failures.extend(refused);
     let duplicates = failures.len();
-    let ids = coco::image_ids(&items.iter().map(|i| segment::stem(&i.source)).collect::<Vec<_>>());
+    let ids = coco::image_ids(&items.iter().map(|i| stem(&i.source)).collect::<Vec<_>>());
     let mut results = CocoResults::default();
 
     let mut todo = Vec::new();
@@ -56,9 +58,9 @@ pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Pro
     }
 
     if !todo.is_empty() {
-        let model = segment::load_model(&args.model, args.threads, args.conv)?.with_options(options)?;
-        let clip = segment::load_clip_for(prompt, &args.clip, args.threads)?;
-        let bar = progress_bar(todo.len());
+        let model = models::load_model(&args.model, args.threads, args.conv)?.with_options(options)?;
+        let clip = models::load_clip_for(prompt, &args.clip, args.threads)?;
+        let bar = crate::progress::progress_bar(todo.len());
         let (tx, rx) = sync_channel::<(usize, fastsam::Result<RgbImage>)>(2);
         std::thread::scope(|scope| {
             let (items, todo) = (&items, &todo);
@@ -87,7 +89,7 @@ pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Pro
     }
 
     if let Some(path) = &args.coco {
-        segment::write_coco(path, &results)?;
+        files::write_coco(path, &results)?;
     }
     let done = todo.len() - (failures.len() - duplicates);
     eprintln!("{done} image(s) segmented, {skipped} skipped, {} failed; outputs in {}", failures.len(), out.display());
@@ -122,18 +124,18 @@ fn process(
     item: &Item,
     image: &RgbImage,
 ) -> Result<AnnotationFile> {
-    let segmentation = model.segment(image)?;
-    let name = segment::file_name(&item.source);
+    let segmentation = models::segment_image(model, image, wanted.smooth)?;
+    let name = file_name(&item.source);
     let rendered = Rendered::new(&segmentation, image, clip, prompt, &name, wanted.polygons)?;
     let masks = rendered.masks(&segmentation);
     if wanted.overlay {
-        segment::write_overlay(&item.output(".overlay.png"), image, &masks)?;
+        files::write_overlay(&item.output(".overlay.png"), image, &masks)?;
     }
     if wanted.cutout {
-        segment::write_cutout(&item.output(".cutout.png"), image, &masks)?;
+        files::write_cutout(&item.output(".cutout.png"), image, &masks)?;
     }
     // The JSON last: its presence marks the image as done.
-    segment::write_atomically(&item.output(".json"), &rendered.json)?;
+    files::write_atomically(&item.output(".json"), &rendered.json)?;
     Ok(rendered.annotations)
 }
 
@@ -144,12 +146,4 @@ fn done_before(item: &Item, wanted: &Wanted) -> Option<AnnotationFile> {
     let overlay_ok = !wanted.overlay || item.output(".overlay.png").exists();
     let cutout_ok = !wanted.cutout || previous.annotations.is_empty() || item.output(".cutout.png").exists();
     (overlay_ok && cutout_ok).then_some(previous)
-}
-
-pub fn progress_bar(len: usize) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    let style = ProgressStyle::with_template("{bar:30} {pos}/{len} images  {per_sec}  ETA {eta}  {wide_msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar
 }

@@ -29,7 +29,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         std::fs::write(path, graph.onnx_bytes()).with_context(|| format!("writing {}", path.display()))?;
     }
 
-    let clip = args.clip.as_deref().map(|spec| crate::segment::load_clip(spec, args.threads)).transpose()?;
+    let clip = args.clip.as_deref().map(|spec| crate::models::load_clip(spec, args.threads)).transpose()?;
     let mut images = Vec::new();
     let (mut point_ms, mut box_ms) = (Vec::new(), Vec::new());
     let mut text = TextTimes::default();

@@ -12,7 +12,8 @@ use fastsam::{FastSam, SegmentOptions};
 use serde_json::json;
 
 use crate::args::EvalArgs;
-use crate::{batch, segment};
+use crate::{files, models, progress};
+use fastsam::output::layout::file_name;
 
 /// The recall columns of the paper's table, in the order printed.
 const RECALL_KEYS: [&str; 6] = ["AR@10", "AR@100", "AR@1000", "AR_small@1000", "AR_medium@1000", "AR_large@1000"];
@@ -30,10 +31,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
         max_det: args.max_det,
         ..Default::default()
     };
-    let model = segment::load_model(&args.model, args.threads, args.conv)?.with_options(options)?;
+    let model = models::load_model(&args.model, args.threads, args.conv)?.with_options(options)?;
 
     let started = Instant::now();
-    let bar = batch::progress_bar(gt.images.len());
+    let bar = progress::progress_bar(gt.images.len());
     let mut results = CocoResults::default();
     let mut failures: Vec<(PathBuf, String)> = Vec::new();
     for image in &gt.images {
@@ -53,7 +54,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let evaluated = gt.images.len() - failures.len();
 
     if let Some(path) = &args.detections {
-        segment::write_atomically(path, &results.results_json())
+        files::write_atomically(path, &results.results_json())
             .with_context(|| format!("writing the detections {}", path.display()))?;
     }
     // Images that could not be segmented are left out of the evaluation (pycocotools' `params.imgIds` set to
@@ -75,7 +76,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             "segm": summary.segm.to_json(),
             "bbox": summary.bbox.to_json(),
         });
-        segment::write_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())
+        files::write_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if !failures.is_empty() {
@@ -101,7 +102,7 @@ fn detections_of(
             image.height
         );
     }
-    Ok(model.segment(&decoded)?.annotations(&segment::file_name(path)))
+    Ok(model.segment(&decoded)?.annotations(&file_name(path)))
 }
 
 fn restricted(mut gt: GroundTruth, keep: &HashSet<u64>) -> GroundTruth {

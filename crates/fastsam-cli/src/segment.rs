@@ -6,18 +6,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use fastsam::clip::Clip;
-use fastsam::image::{DecodeLimits, RgbImage};
-use fastsam::mask::Mask;
-use fastsam::model::EngineOptions;
+use fastsam::image::DecodeLimits;
 use fastsam::output::coco::{self, CocoResults};
-pub use fastsam::output::layout::{file_name, stem};
-pub use fastsam::output::rendered::Rendered;
-use fastsam::output::{cutout, overlay, png};
-use fastsam::weights::ModelCache;
-use fastsam::{FastSam, PointMode, Prompt, SegmentOptions};
+use fastsam::output::layout::{file_name, stem};
+use fastsam::output::rendered::Rendered;
+use fastsam::{PointMode, Prompt, SegmentOptions};
 
-use crate::args::{ConvArg, SegmentArgs};
+use crate::args::SegmentArgs;
+use crate::files::{write_atomically, write_coco, write_cutout, write_overlay};
+use crate::models::{load_clip_for, load_model, segment_image};
 
 pub fn run(args: SegmentArgs) -> Result<()> {
     let options = SegmentOptions {
@@ -28,14 +25,7 @@ pub fn run(args: SegmentArgs) -> Result<()> {
         ..SegmentOptions::default()
     };
     options.validate()?;
-    let prompt = Prompt {
-        points: args.points.clone(),
-        boxes: args.boxes.clone(),
-        texts: args.texts.clone(),
-        point_mode: if args.merge { PointMode::Merge } else { PointMode::Reference },
-        ..Prompt::default()
-    };
-    prompt.validate()?;
+    let prompt = prompt_of(&args)?;
     if let Some(out) = args.out.clone() {
         return crate::batch::run(&args, &out, options, &prompt);
     }
@@ -45,6 +35,37 @@ pub fn run(args: SegmentArgs) -> Result<()> {
     single(&args, options, &prompt)
 }
 
+/// The prompt the flags describe; options that would silently do nothing are refused.
+fn prompt_of(args: &SegmentArgs) -> Result<Prompt> {
+    if args.texts.is_empty() {
+        for (flag, given) in
+            [("--text-threshold", args.text_threshold.is_some()), ("--text-top-k", args.text_top_k.is_some())]
+        {
+            if given {
+                bail!("{flag} needs --text PHRASE: it chooses among the masks a phrase ranks");
+            }
+        }
+    }
+    if args.per_point && args.points.is_empty() {
+        bail!("--per-point needs --point X,Y: it selects one object per foreground point");
+    }
+    let point_mode = match (args.merge, args.per_point) {
+        (true, _) => PointMode::Merge,
+        (false, true) => PointMode::PerPoint,
+        (false, false) => PointMode::Reference,
+    };
+    let prompt = Prompt {
+        points: args.points.clone(),
+        boxes: args.boxes.clone(),
+        texts: args.texts.clone(),
+        point_mode,
+        text_threshold: args.text_threshold,
+        text_top_k: args.text_top_k,
+    };
+    prompt.validate().context("invalid prompt")?;
+    Ok(prompt)
+}
+
 fn single(args: &SegmentArgs, options: SegmentOptions, prompt: &Prompt) -> Result<()> {
     let overlay_path = value_of("--overlay", &args.overlay)?;
     let cutout_path = value_of("--cutout", &args.cutout)?;
@@ -52,7 +73,8 @@ fn single(args: &SegmentArgs, options: SegmentOptions, prompt: &Prompt) -> Resul
     let clip = load_clip_for(prompt, &args.clip, args.threads)?;
     let path = &args.inputs[0];
     let image = fastsam::image::open(path, &DecodeLimits::default())?;
-    let segmentation = model.segment(&image).with_context(|| format!("segmenting {}", path.display()))?;
+    let segmentation =
+        segment_image(&model, &image, args.smooth).with_context(|| format!("segmenting {}", path.display()))?;
     let rendered = Rendered::new(&segmentation, &image, clip.as_ref(), prompt, &file_name(path), args.polygons)?;
 
     match args.json.as_deref() {
@@ -86,55 +108,9 @@ fn value_of<'a>(flag: &str, arg: &'a Option<Option<PathBuf>>) -> Result<Option<&
     }
 }
 
-pub fn write_overlay(path: &Path, image: &RgbImage, masks: &[&Mask]) -> Result<()> {
-    let picture = overlay::overlay(image, masks)?;
-    write_atomically(path, &png::encode_rgb(&picture)?)
-}
-
-/// Writes the cut-out; `false` (nothing written) when no pixel is selected.
-pub fn write_cutout(path: &Path, image: &RgbImage, masks: &[&Mask]) -> Result<bool> {
-    match cutout::cutout(image, masks)? {
-        Some(picture) => write_atomically(path, &png::encode_rgba(&picture)?).map(|()| true),
-        None => Ok(false),
-    }
-}
-
-/// The results array to `path`, the image list next to it (`OUT.json` → `OUT.images.json`).
-pub fn write_coco(path: &Path, results: &CocoResults) -> Result<()> {
-    write_atomically(path, &results.results_json())?;
-    write_atomically(&path.with_extension("images.json"), &results.images_json())
-}
-
-pub fn load_model(spec: &str, threads: Option<usize>, conv: ConvArg) -> Result<FastSam> {
-    let cache = ModelCache::from_env()?;
-    let path = cache.resolve(spec, &mut crate::weights::download_bar(spec))?;
-    let engine = EngineOptions { intra_threads: threads, conv: conv.algorithm(), ..EngineOptions::default() };
-    Ok(FastSam::from_model(cache.load_model(&path, &engine)?))
-}
-
-/// A CLIP model (path, or a name fetched into the weights cache).
-pub fn load_clip(spec: &str, threads: Option<usize>) -> Result<Clip> {
-    let path = ModelCache::from_env()?.resolve(spec, &mut crate::weights::download_bar(spec))?;
-    let engine = EngineOptions { intra_threads: threads, ..EngineOptions::default() };
-    Ok(Clip::load_with(&path, &engine)?)
-}
-
-/// CLIP only when the prompt has phrases: nothing is loaded or downloaded otherwise.
-pub fn load_clip_for(prompt: &Prompt, spec: &str, threads: Option<usize>) -> Result<Option<Clip>> {
-    if prompt.texts.is_empty() {
-        return Ok(None);
-    }
-    load_clip(spec, threads).map(Some)
-}
-
 fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)?;
     out.write_all(b"\n")?;
     Ok(())
-}
-
-/// Writes next to the destination and renames, so a reader never sees a half-written file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    Ok(fastsam::weights::download::write_atomically(path, bytes)?)
 }

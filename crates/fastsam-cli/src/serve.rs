@@ -9,7 +9,7 @@ use clap::Args;
 use fastsam_server::labelstudio::LabelStudioConfig;
 use fastsam_server::{AppState, ServerConfig, TextModel};
 
-use crate::segment::load_model;
+use crate::models::load_model;
 use crate::weights::download_bar;
 use fastsam::weights::ModelCache;
 

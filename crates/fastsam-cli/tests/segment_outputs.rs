@@ -5,91 +5,32 @@
 //! checkpoint whose every anchor scores high, so there are masks to write. Images: COCO val2017 photos from
 //! the shared data. Each test uses its own FASTSAM_HOME so the graph cache starts empty.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use fastsam::mask::Mask;
-use fastsam::output::rle::Rle;
+use common::{mask_of, rasterise, read_json, repo, stderr, temp_dir};
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn model() -> PathBuf {
     repo().join("tests/fixtures/cli/fastsam-s-busy.pt")
 }
 
-/// `<repo>/../shared`, or `$FASTSAM_SHARED` where the checkout is laid out differently.
 fn coco_image(name: &str) -> PathBuf {
-    let shared = std::env::var_os("FASTSAM_SHARED").map_or_else(|| repo().join("../shared"), PathBuf::from);
-    shared.join("data/coco/val2017").join(name)
+    common::shared().join("data/coco/val2017").join(name)
 }
 
 const IMG_A: &str = "000000000139.jpg";
 const IMG_B: &str = "000000018575.jpg";
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fastsam-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// `fastsam segment ARGS... -m <fixture> --imgsz 320 --max-det 4` with a private cache.
 fn segment(home: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_fastsam"))
-        .arg("segment")
-        .args(args)
-        .args(["-m", model().to_str().unwrap(), "--imgsz", "320", "--max-det", "4"])
-        .env("FASTSAM_HOME", home.join("cache"))
-        .env_remove("FASTSAM_MIRROR")
-        .output()
-        .unwrap();
-    out
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
-}
-
-fn mask_of(annotation: &Value) -> Mask {
-    let seg = &annotation["segmentation"];
-    let (h, w) = (seg["size"][0].as_u64().unwrap() as u32, seg["size"][1].as_u64().unwrap() as u32);
-    Rle::from_string(h, w, seg["counts"].as_str().unwrap()).unwrap().decode().unwrap()
-}
-
-/// Even-odd fill of COCO polygons at pixel centres: an independent rasteriser for checking the polygons.
-fn rasterise(polygons: &[Vec<f64>], w: u32, h: u32) -> Vec<bool> {
-    let mut out = vec![false; (w * h) as usize];
-    for poly in polygons {
-        let pts: Vec<(f64, f64)> = poly.chunks(2).map(|c| (c[0], c[1])).collect();
-        for y in 0..h {
-            let cy = f64::from(y) + 0.5;
-            let mut xs: Vec<f64> = Vec::new();
-            for i in 0..pts.len() {
-                let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
-                if (a.1 <= cy) != (b.1 <= cy) {
-                    xs.push(a.0 + (cy - a.1) * (b.0 - a.0) / (b.1 - a.1));
-                }
-            }
-            xs.sort_by(f64::total_cmp);
-            for pair in xs.chunks(2) {
-                for x in 0..w {
-                    let cx = f64::from(x) + 0.5;
-                    if pair.len() == 2 && cx > pair[0] && cx < pair[1] {
-                        let i = (y * w + x) as usize;
-                        out[i] = !out[i];
-                    }
-                }
-            }
-        }
-    }
-    out
+    let mut all = vec!["segment"];
+    all.extend_from_slice(args);
+    let model = model();
+    all.extend_from_slice(&["-m", model.to_str().unwrap(), "--imgsz", "320", "--max-det", "4"]);
+    common::fastsam(home, &all)
 }
 
 #[test]
@@ -124,11 +65,9 @@ fn single_image_json_polygons_overlay_cutout_and_coco() {
         let mask = mask_of(a);
         let polys: Vec<Vec<f64>> = serde_json::from_value(a["polygons"].clone()).unwrap();
         assert!(polys.iter().all(|p| p.len() >= 6 && p.len() % 2 == 0));
-        let filled = rasterise(&polys, 640, 426);
         let truth = mask.to_full();
-        let inter = filled.iter().zip(&truth).filter(|(f, t)| **f && **t != 0).count();
-        let uni = filled.iter().zip(&truth).filter(|(f, t)| **f || **t != 0).count();
-        assert!(inter as f64 / uni as f64 > 0.9, "polygon IoU {}", inter as f64 / uni as f64);
+        let iou = common::iou(&rasterise(&polys, 640, 426), &truth);
+        assert!(iou > 0.9, "polygon IoU {iou}");
         for (u, t) in union.iter_mut().zip(&truth) {
             *u |= *t != 0;
         }
