@@ -137,7 +137,9 @@ impl SelectRequest {
     /// The text options' own checks, naming the request's fields (the library checks the values again).
     fn check_text_options(&self) -> Result<(), ApiError> {
         if self.texts.is_empty() {
-            for (given, field) in [(self.text_threshold.is_some(), "text_threshold"), (self.text_top_k.is_some(), "text_top_k")] {
+            for (given, field) in
+                [(self.text_threshold.is_some(), "text_threshold"), (self.text_top_k.is_some(), "text_top_k")]
+            {
                 if given {
                     return Err(ApiError::bad_request(format!("{field} needs texts (it ranks the masks per phrase)")));
                 }
@@ -211,7 +213,10 @@ mod tests {
             (r#"{"points": [[1, 2]], "text_threshold": 0.2}"#, "text_threshold needs texts"),
             (r#"{"points": [[1, 2]], "text_top_k": 2}"#, "text_top_k needs texts"),
             (r#"{"points": [[1, 2]], "point_mode": "nearest"}"#, "unknown variant `nearest`"),
-            (r#"{"points": [[1, 2]], "point_mode": "per_point", "merge": true}"#, "contradicts point_mode \"per_point\""),
+            (
+                r#"{"points": [[1, 2]], "point_mode": "per_point", "merge": true}"#,
+                "contradicts point_mode \"per_point\"",
+            ),
             (r#"{"texts": ["a"], "point_mode": "per_point"}"#, "needs points"),
             (r#"{"points": [[1, 2]], "smooth": "yes"}"#, "invalid type"),
         ] {

@@ -218,12 +218,17 @@ mod tests {
     /// A 64x64 image with one 32x32 square mask.
     fn square_entry() -> Arc<CachedImage> {
         let (w, h) = (64u32, 64u32);
-        let full: Vec<u8> = (0..w * h).map(|i| u8::from((16..48).contains(&(i % w)) && (16..48).contains(&(i / w)))).collect();
+        let full: Vec<u8> =
+            (0..w * h).map(|i| u8::from((16..48).contains(&(i % w)) && (16..48).contains(&(i / w)))).collect();
         let mask = Mask::from_full(w, h, &full).unwrap();
         let bbox = [16.0, 16.0, 48.0, 48.0];
         let d = fastsam::postprocess::Detection { bbox, raw_bbox: bbox, score: 0.9, class: 0, anchor: 0, mask };
         let image = RgbImage::new(w, h, vec![0; (w * h * 3) as usize]).unwrap();
-        Arc::new(CachedImage::new("sq".into(), image, Segmentation::new(Detections { width: w, height: h, items: vec![d] })))
+        Arc::new(CachedImage::new(
+            "sq".into(),
+            image,
+            Segmentation::new(Detections { width: w, height: h, items: vec![d] }),
+        ))
     }
 
     #[test]

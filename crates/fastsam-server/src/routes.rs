@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::{middleware, Json, Router};
 use fastsam::mask::Mask;
-use fastsam::Segmentation;
 use fastsam::output::{cutout, overlay, png};
+use fastsam::Segmentation;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
