@@ -15,6 +15,13 @@ pub struct UploadResponse {
     pub annotations: Vec<Annotation>,
 }
 
+/// `GET /v1/images/{id}/annotations` answer: every object's annotation, raw or smoothed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AnnotationsResponse {
+    pub smooth: bool,
+    pub annotations: Vec<Annotation>,
+}
+
 /// `POST /v1/images/{id}/select` body. Coordinates are pixels of the original image.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -24,8 +31,48 @@ pub struct SelectRequest {
     pub labels: Option<Vec<i64>>,
     pub boxes: Vec<[f64; 4]>,
     pub texts: Vec<String>,
-    /// The FastSAM authors' point mode: masks painted largest first into one merged mask.
+    /// Legacy spelling of `"point_mode": "merge"`.
     pub merge: bool,
+    /// How points pick masks (absent: the reference's rule).
+    pub point_mode: Option<ApiPointMode>,
+    /// Text: every mask whose CLIP cosine with the phrase is at least this, best first (-1 to 1).
+    pub text_threshold: Option<f32>,
+    /// Text: at most this many masks per phrase, best first (at least 1).
+    pub text_top_k: Option<usize>,
+    /// Select over the smoothed masks (the FastSAM authors' `better_quality`; made once per image, then cached).
+    pub smooth: bool,
+}
+
+/// `point_mode` of a select request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiPointMode {
+    /// Ultralytics' rule: every mask containing a foreground point and no background point.
+    Reference,
+    /// The FastSAM authors' `point_prompt`: masks painted largest first into one merged mask.
+    Merge,
+    /// One object per click: per foreground point, the best-scored mask containing it and no background point.
+    PerPoint,
+}
+
+impl ApiPointMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            ApiPointMode::Reference => "reference",
+            ApiPointMode::Merge => "merge",
+            ApiPointMode::PerPoint => "per_point",
+        }
+    }
+}
+
+impl From<ApiPointMode> for PointMode {
+    fn from(m: ApiPointMode) -> Self {
+        match m {
+            ApiPointMode::Reference => PointMode::Reference,
+            ApiPointMode::Merge => PointMode::Merge,
+            ApiPointMode::PerPoint => PointMode::PerPoint,
+        }
+    }
 }
 
 /// `POST /v1/images/{id}/select` answer.
@@ -41,6 +88,8 @@ pub struct SelectResponse {
 
 impl SelectRequest {
     pub fn to_prompt(&self) -> Result<Prompt, ApiError> {
+        let point_mode = self.point_mode()?;
+        self.check_text_options()?;
         let labels = match &self.labels {
             Some(l) if l.len() != self.points.len() => {
                 return Err(ApiError::bad_request(format!(
@@ -57,8 +106,9 @@ impl SelectRequest {
             points: self.points.iter().zip(labels).map(|(&[x, y], label)| PointPrompt { x, y, label }).collect(),
             boxes: self.boxes.iter().map(|&[x1, y1, x2, y2]| BoxPrompt { x1, y1, x2, y2 }).collect(),
             texts: self.texts.clone(),
-            point_mode: if self.merge { PointMode::Merge } else { PointMode::Reference },
-            ..Prompt::default()
+            point_mode,
+            text_threshold: self.text_threshold,
+            text_top_k: self.text_top_k,
         };
         if prompt.is_empty() {
             return Err(ApiError::bad_request("empty prompt: give points, boxes or texts"));
@@ -66,8 +116,44 @@ impl SelectRequest {
         if prompt.texts.iter().any(|t| t.trim().is_empty()) {
             return Err(ApiError::bad_request("text prompts must not be blank"));
         }
+        if point_mode == PointMode::PerPoint && prompt.points.is_empty() {
+            return Err(ApiError::bad_request("point_mode \"per_point\" needs points (one object per click)"));
+        }
         prompt.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
         Ok(prompt)
+    }
+
+    fn point_mode(&self) -> Result<PointMode, ApiError> {
+        match (self.merge, self.point_mode) {
+            (false, mode) => Ok(mode.map_or(PointMode::Reference, PointMode::from)),
+            (true, None | Some(ApiPointMode::Merge)) => Ok(PointMode::Merge),
+            (true, Some(other)) => Err(ApiError::bad_request(format!(
+                "\"merge\": true contradicts point_mode {:?} (give one of them; merge is point_mode \"merge\")",
+                other.as_str()
+            ))),
+        }
+    }
+
+    /// The text options' own checks, naming the request's fields (the library checks the values again).
+    fn check_text_options(&self) -> Result<(), ApiError> {
+        if self.texts.is_empty() {
+            for (given, field) in
+                [(self.text_threshold.is_some(), "text_threshold"), (self.text_top_k.is_some(), "text_top_k")]
+            {
+                if given {
+                    return Err(ApiError::bad_request(format!("{field} needs texts (it ranks the masks per phrase)")));
+                }
+            }
+        }
+        if let Some(t) = self.text_threshold.filter(|t| !(-1.0..=1.0).contains(t)) {
+            return Err(ApiError::bad_request(format!(
+                "text_threshold {t} is outside -1 to 1 (it is a cosine similarity)"
+            )));
+        }
+        if self.text_top_k == Some(0) {
+            return Err(ApiError::bad_request("text_top_k 0: give at least 1 mask per phrase"));
+        }
+        Ok(())
     }
 }
 
@@ -98,6 +184,45 @@ mod tests {
             SelectRequest { points: vec![[1.0, 2.0], [3.0, 4.0]], labels: Some(vec![1, 0]), ..Default::default() };
         let p = req.to_prompt().unwrap();
         assert_eq!(p.points[1], PointPrompt { x: 3.0, y: 4.0, label: PointLabel::Background });
+    }
+
+    fn text_request(json: &str) -> Result<Prompt, String> {
+        let req: SelectRequest = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        req.to_prompt().map_err(|e| e.message)
+    }
+
+    #[test]
+    fn prompt_options_reach_the_prompt() {
+        let p = text_request(r#"{"texts": ["a dog"], "text_threshold": -0.25, "text_top_k": 3}"#).unwrap();
+        assert_eq!((p.text_threshold, p.text_top_k), (Some(-0.25), Some(3)));
+        assert_eq!(p.point_mode, PointMode::Reference);
+        let p = text_request(r#"{"points": [[1, 2]], "point_mode": "per_point"}"#).unwrap();
+        assert_eq!(p.point_mode, PointMode::PerPoint);
+        let p = text_request(r#"{"points": [[1, 2]], "point_mode": "merge", "merge": true}"#).unwrap();
+        assert_eq!(p.point_mode, PointMode::Merge);
+        assert_eq!(text_request(r#"{"points": [[1, 2]], "merge": true}"#).unwrap().point_mode, PointMode::Merge);
+    }
+
+    #[test]
+    fn bad_prompt_options_are_refused_with_the_field_named() {
+        for (json, message) in [
+            (r#"{"texts": ["a"], "text_threshold": 1.5}"#, "text_threshold 1.5 is outside -1 to 1"),
+            (r#"{"texts": ["a"], "text_threshold": -1.01}"#, "outside -1 to 1"),
+            (r#"{"texts": ["a"], "text_top_k": 0}"#, "text_top_k 0"),
+            (r#"{"texts": ["a"], "text_top_k": -1}"#, "invalid value: integer `-1`"),
+            (r#"{"points": [[1, 2]], "text_threshold": 0.2}"#, "text_threshold needs texts"),
+            (r#"{"points": [[1, 2]], "text_top_k": 2}"#, "text_top_k needs texts"),
+            (r#"{"points": [[1, 2]], "point_mode": "nearest"}"#, "unknown variant `nearest`"),
+            (
+                r#"{"points": [[1, 2]], "point_mode": "per_point", "merge": true}"#,
+                "contradicts point_mode \"per_point\"",
+            ),
+            (r#"{"texts": ["a"], "point_mode": "per_point"}"#, "needs points"),
+            (r#"{"points": [[1, 2]], "smooth": "yes"}"#, "invalid type"),
+        ] {
+            let err = text_request(json).unwrap_err();
+            assert!(err.contains(message), "{json}: {err}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,10 +13,11 @@ use axum::routing::{delete, get, post, MethodRouter};
 use axum::{middleware, Json, Router};
 use fastsam::mask::Mask;
 use fastsam::output::{cutout, overlay, png};
+use fastsam::Segmentation;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::api::{parse_ids, SelectRequest, SelectResponse, UploadResponse};
+use crate::api::{parse_ids, AnnotationsResponse, SelectRequest, SelectResponse, UploadResponse};
 use crate::cache::CachedImage;
 use crate::editor;
 use crate::error::{json_errors, ApiError};
@@ -30,6 +32,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/images"),
     ("DELETE", "/v1/images/{id}"),
     ("POST", "/v1/images/{id}/select"),
+    ("GET", "/v1/images/{id}/annotations"),
     ("GET", "/v1/images/{id}/overlay.png"),
     ("GET", "/v1/images/{id}/cutout.png"),
 ];
@@ -43,6 +46,7 @@ fn endpoint(method: &str, path: &str) -> MethodRouter<SharedState> {
         ("POST", "/v1/images") => post(upload),
         ("DELETE", "/v1/images/{id}") => delete(remove),
         ("POST", "/v1/images/{id}/select") => post(select),
+        ("GET", "/v1/images/{id}/annotations") => get(all_annotations),
         ("GET", "/v1/images/{id}/overlay.png") => get(render_overlay),
         ("GET", "/v1/images/{id}/cutout.png") => get(render_cutout),
         // API_ROUTES is a constant of this file: a miss is a programming error caught by the unit test.
@@ -119,6 +123,21 @@ fn cached(s: &SharedState, id: &str) -> Result<Arc<CachedImage>, ApiError> {
     s.cache.get(id).ok_or_else(|| ApiError::unknown_image(id))
 }
 
+/// The cached image's raw or smoothed segmentation (smoothed on first use, then counted by the cache). Call
+/// off the async threads: the first smoothing is CPU work.
+fn segmentation<'a>(
+    s: &SharedState,
+    id: &str,
+    entry: &'a Arc<CachedImage>,
+    smooth: bool,
+) -> Result<&'a Segmentation, ApiError> {
+    let seg = entry.segmentation(smooth).map_err(|e| ApiError::internal(format!("smoothing failed: {e}")))?;
+    if smooth {
+        s.cache.reweigh(id, entry);
+    }
+    Ok(seg)
+}
+
 /// CPU work on a cached image, off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -138,8 +157,9 @@ async fn select(
     let state = s.clone();
     blocking(move || {
         let started = Instant::now();
-        let selection = state.text.select(&entry.segmentation, &entry.image, &prompt)?;
-        let annotations = entry.segmentation.selection_annotations(&selection, &entry.file_name).annotations;
+        let seg = segmentation(&state, &id, &entry, request.smooth)?;
+        let selection = state.text.select(seg, &entry.image, &prompt)?;
+        let annotations = seg.selection_annotations(&selection, &entry.file_name).annotations;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         Ok(Json(SelectResponse { annotations, indices: selection.indices, latency_ms }))
     })
@@ -157,17 +177,45 @@ async fn remove(State(s): State<SharedState>, Path(id): Path<String>) -> Result<
 #[derive(Debug, serde::Deserialize)]
 struct IdsQuery {
     ids: Option<String>,
+    /// The smoothed masks instead of the raw ones.
+    #[serde(default)]
+    smooth: bool,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SmoothQuery {
+    #[serde(default)]
+    smooth: bool,
+}
+
+async fn all_annotations(
+    State(s): State<SharedState>,
+    Path(id): Path<String>,
+    query: Result<Query<SmoothQuery>, QueryRejection>,
+) -> Result<Json<AnnotationsResponse>, ApiError> {
+    let Query(q) = query.map_err(query_error)?;
+    let entry = cached(&s, &id)?;
+    blocking(move || {
+        let seg = segmentation(&s, &id, &entry, q.smooth)?;
+        Ok(Json(AnnotationsResponse { smooth: q.smooth, annotations: seg.annotations(&entry.file_name).annotations }))
+    })
+    .await
+}
+
+fn query_error(e: QueryRejection) -> ApiError {
+    ApiError::bad_request(format!("invalid query: {}", e.body_text()))
 }
 
 async fn render_overlay(
     State(s): State<SharedState>,
     Path(id): Path<String>,
-    Query(q): Query<IdsQuery>,
+    query: Result<Query<IdsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(query_error)?;
     let entry = cached(&s, &id)?;
     let ids = parse_ids(q.ids.as_deref(), entry.segmentation.len())?;
     blocking(move || {
-        let masks = chosen_masks(&entry, ids.as_deref());
+        let masks = chosen_masks(segmentation(&s, &id, &entry, q.smooth)?, ids.as_deref());
         let picture = overlay::overlay(&entry.image, &masks).map_err(|e| ApiError::internal(e.to_string()))?;
         png_response(png::encode_rgb(&picture))
     })
@@ -177,14 +225,15 @@ async fn render_overlay(
 async fn render_cutout(
     State(s): State<SharedState>,
     Path(id): Path<String>,
-    Query(q): Query<IdsQuery>,
+    query: Result<Query<IdsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(query_error)?;
     let entry = cached(&s, &id)?;
     let Some(ids) = parse_ids(q.ids.as_deref(), entry.segmentation.len())? else {
         return Err(ApiError::bad_request("give the masks to cut out, e.g. ?ids=0,3"));
     };
     blocking(move || {
-        let masks = chosen_masks(&entry, Some(&ids));
+        let masks = chosen_masks(segmentation(&s, &id, &entry, q.smooth)?, Some(&ids));
         match cutout::cutout(&entry.image, &masks).map_err(|e| ApiError::internal(e.to_string()))? {
             Some(picture) => png_response(png::encode_rgba(&picture)),
             None => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the chosen masks are empty")),
@@ -193,8 +242,8 @@ async fn render_cutout(
     .await
 }
 
-fn chosen_masks<'a>(entry: &'a CachedImage, ids: Option<&[usize]>) -> Vec<&'a Mask> {
-    let objects = entry.segmentation.objects();
+fn chosen_masks<'a>(seg: &'a Segmentation, ids: Option<&[usize]>) -> Vec<&'a Mask> {
+    let objects = seg.objects();
     match ids {
         Some(ids) => ids.iter().map(|&i| &objects[i].mask).collect(),
         None => objects.iter().map(|d| &d.mask).collect(),

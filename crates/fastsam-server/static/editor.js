@@ -2,7 +2,9 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { id: null, name: "", width: 0, height: 0, annotations: [], prompts: [], selection: null, busy: false };
+const state = { id: null, name: "", width: 0, height: 0, annotations: [], prompts: [], selection: null, busy: false,
+  // Every candidate mask's CLIP score for the current phrases (what the threshold slider chooses from).
+  candidates: null, candidatesKey: "" };
 const canvases = { photo: $("photo"), masks: $("masks"), sel: $("sel"), ui: $("ui") };
 
 // ---- COCO compressed RLE -------------------------------------------------------------------------------------
@@ -78,9 +80,12 @@ function drawSelection() {
   if (!anns.length) return;
   const img = ctx.createImageData(w, h);
   const px = new Uint32Array(img.data.buffer);
-  const fill = (140 << 24) | (126 << 16) | (194 << 8) | 46;
   const edge = (255 << 24) | (255 << 16) | (255 << 8) | 255;
-  for (const a of anns) {
+  // One object: the accent green. Several (one per click, every match of a phrase): a colour each.
+  const colour = (i) => (anns.length === 1 ? [46, 194, 126] : PALETTE[i % PALETTE.length]);
+  for (const [i, a] of anns.entries()) {
+    const [r, g, b] = colour(i);
+    const fill = (150 << 24) | (b << 16) | (g << 8) | r;
     const m = rasterize(a.segmentation, w, h);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
@@ -175,7 +180,7 @@ async function openFile(file) {
     const data = await (await api("/v1/images", { method: "POST", body: form })).json();
     const photo = await loadImage(url);
     Object.assign(state, { id: data.id, name: file.name, width: data.width, height: data.height,
-      annotations: data.annotations, prompts: [], selection: null });
+      annotations: data.annotations, prompts: [], selection: null, candidates: null, candidatesKey: "" });
     for (const c of Object.values(canvases)) { c.width = data.width; c.height = data.height; }
     canvases.photo.getContext("2d").drawImage(photo, 0, 0, data.width, data.height);
     $("stage").classList.remove("empty");
@@ -183,6 +188,7 @@ async function openFile(file) {
     fitStage();
     drawAllMasks();
     updatePanel();
+    if (smooth()) await reloadAnnotations();
     showLatency(`segmented in ${Math.round(performance.now() - t0)} ms`);
   } catch (e) {
     toast(`Upload failed: ${e.message}`);
@@ -202,15 +208,33 @@ function loadImage(url) {
   });
 }
 
-let selectSeq = 0;
-async function refreshSelection() {
-  const seq = ++selectSeq;
-  const points = [], labels = [], boxes = [], texts = [];
+const smooth = () => $("smooth").checked;
+const texts = () => state.prompts.filter((p) => p.kind === "text").map((p) => p.text);
+
+// The select request for the current prompts and options (see /openapi.json, SelectRequest).
+function selectBody() {
+  const points = [], labels = [], boxes = [];
   for (const p of state.prompts) {
     if (p.kind === "point") { points.push([p.x, p.y]); labels.push(p.label); }
     if (p.kind === "box") boxes.push(p.box);
-    if (p.kind === "text") texts.push(p.text);
   }
+  const body = { points, labels, boxes, texts: texts() };
+  if ($("per-point").checked && points.length) body.point_mode = "per_point";
+  if ($("text-all").checked && body.texts.length) body.text_threshold = Number($("text-threshold").value);
+  if (smooth()) body.smooth = true;
+  return body;
+}
+
+function postSelect(body) {
+  return api(`/v1/images/${state.id}/select`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+  }).then((res) => res.json());
+}
+
+let selectSeq = 0;
+// `takeBack`: the last prompt caused this refresh, and is removed again if the server refuses it.
+async function refreshSelection(takeBack = false) {
+  const seq = ++selectSeq;
   if (!state.prompts.length) {
     state.selection = null;
     drawSelection();
@@ -219,11 +243,8 @@ async function refreshSelection() {
   }
   try {
     const t0 = performance.now();
-    const res = await api(`/v1/images/${state.id}/select`, {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ points, labels, boxes, texts }),
-    });
-    const data = await res.json();
+    await refreshCandidates();
+    const data = await postSelect(selectBody());
     if (seq !== selectSeq) return; // a newer prompt already answered
     state.selection = data;
     drawSelection();
@@ -232,11 +253,64 @@ async function refreshSelection() {
   } catch (e) {
     if (seq !== selectSeq) return;
     toast(e.message);
+    if (!takeBack) return;
     // Keep the UI truthful: a refused prompt (e.g. text without CLIP) is taken back.
     state.prompts.pop();
     drawPrompts();
     updatePanel();
   }
+}
+
+// With "every match" on: every candidate's score for the current phrases (threshold -1 keeps them all), fetched
+// once per phrase list, so the slider can show where each mask sits and how many a threshold keeps.
+async function refreshCandidates() {
+  const phrases = texts();
+  const key = $("text-all").checked && phrases.length ? JSON.stringify([phrases, smooth()]) : "";
+  if (key === state.candidatesKey) return;
+  state.candidatesKey = key;
+  state.candidates = null;
+  if (key) {
+    const all = await postSelect({ texts: phrases, text_threshold: -1, smooth: smooth() });
+    if (state.candidatesKey !== key) return;
+    state.candidates = all.annotations.map((a) => a.text_score);
+    if (!state.candidates.length) { $("text-ticks").innerHTML = ""; updateThreshold(); return; }
+    // The slider spans the scores, a little either side, so every step between two masks is reachable.
+    const lo = Math.min(...state.candidates), hi = Math.max(...state.candidates);
+    const slider = $("text-threshold");
+    slider.min = (Math.floor(lo * 100) / 100 - 0.01).toFixed(3);
+    slider.max = (Math.ceil(hi * 100) / 100 + 0.01).toFixed(3);
+    const ticks = $("text-ticks");
+    ticks.innerHTML = "";
+    for (const score of state.candidates) {
+      const t = document.createElement("span");
+      t.style.left = `${(100 * (score - slider.min)) / (slider.max - slider.min)}%`;
+      t.dataset.score = String(score);
+      ticks.appendChild(t);
+    }
+  }
+  updateThreshold();
+}
+
+// The slider's label, and which candidates it keeps: live, before the server answers.
+function updateThreshold() {
+  const on = $("text-all").checked;
+  $("threshold").hidden = !on;
+  const t = Number($("text-threshold").value);
+  $("text-threshold-value").textContent = t.toFixed(3);
+  for (const tick of $("text-ticks").children) tick.classList.toggle("on", Number(tick.dataset.score) >= t);
+  const c = state.candidates;
+  $("threshold-info").textContent = !c ? "Add a text prompt to see its scores."
+    : `${c.filter((s) => s >= t).length} of ${c.length} candidate masks at or above ${t.toFixed(3)}`;
+}
+
+// Smoothing changes every mask: the masks shown, the candidates' crops and so the selection.
+async function reloadAnnotations() {
+  if (!state.id) return;
+  const data = await (await api(`/v1/images/${state.id}/annotations?smooth=${smooth()}`)).json();
+  if (data.smooth !== smooth()) return; // toggled again meanwhile
+  state.annotations = data.annotations;
+  drawAllMasks();
+  await refreshSelection();
 }
 
 function showLatency(text) {
@@ -265,8 +339,12 @@ function updatePanel() {
   } else {
     const best = Math.max(...sel.annotations.map((a) => a.score));
     const area = sel.annotations.reduce((s, a) => s + a.area, 0);
+    const clip = sel.annotations.filter((a) => a.text_score !== undefined).map((a) => a.text_score.toFixed(3));
+    const clicks = sel.annotations.filter((a) => a.point_index !== undefined).map((a) => a.point_index + 1);
     box.innerHTML = `<b>${n}</b> mask${n > 1 ? "s" : ""} selected · score <span class="score">${best.toFixed(3)}</span>` +
-      `<div class="muted">${area.toLocaleString()} px · indices ${sel.indices.join(", ") || "merged"}</div>`;
+      `<div class="muted">${area.toLocaleString()} px · indices ${sel.indices.join(", ") || "merged"}</div>` +
+      (clip.length ? `<div class="muted" id="text-scores">CLIP ${clip.join(", ")}</div>` : "") +
+      (clicks.length ? `<div class="muted" id="click-objects">objects of clicks ${clicks.join(", ")}</div>` : "");
   }
   $("dl-cutout").disabled = !(sel && sel.indices.length);
   $("dl-json").disabled = !has;
@@ -285,7 +363,7 @@ function addPrompt(p) {
   state.prompts.push(p);
   drawPrompts();
   updatePanel();
-  refreshSelection();
+  refreshSelection(true);
 }
 
 // ---- Input ---------------------------------------------------------------------------------------------------
@@ -336,6 +414,10 @@ $("text-form").addEventListener("submit", (e) => {
   $("text").value = "";
   addPrompt({ kind: "text", text });
 });
+$("per-point").addEventListener("change", () => refreshSelection());
+$("text-all").addEventListener("change", () => { updateThreshold(); refreshSelection(); });
+$("text-threshold").addEventListener("input", () => { updateThreshold(); refreshSelection(); });
+$("smooth").addEventListener("change", () => reloadAnnotations().catch((e) => toast(e.message)));
 $("show-masks").addEventListener("change", (e) => { canvases.masks.hidden = !e.target.checked; });
 for (const id of ["file", "file2"]) $(id).addEventListener("change", (e) => { openFile(e.target.files[0]); e.target.value = ""; });
 
@@ -360,7 +442,7 @@ const stem = () => state.name.replace(/\.[^.]+$/, "") || "image";
 
 $("dl-cutout").addEventListener("click", async () => {
   try {
-    const res = await api(`/v1/images/${state.id}/cutout.png?ids=${state.selection.indices.join(",")}`);
+    const res = await api(`/v1/images/${state.id}/cutout.png?ids=${state.selection.indices.join(",")}&smooth=${smooth()}`);
     download(await res.blob(), `${stem()}-cutout.png`);
   } catch (e) { toast(e.message); }
 });
@@ -371,6 +453,12 @@ $("dl-json").addEventListener("click", () => {
 });
 
 updatePanel();
+// Text options only where text prompts work.
+api("/healthz").then((r) => r.json()).then((h) => {
+  if (h.text_prompts) return;
+  $("text-all").disabled = true;
+  $("text-all").parentElement.title = "Text prompts need a CLIP model: start the server with --clip";
+}).catch(() => {});
 
 // Whether a layer has any visible pixel (used by the browser test, handy in the console).
 function canvasHasInk(id) {

@@ -6,10 +6,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::Duration;
 
-use common::{bus_jpg, png_size, read_response, Server};
-use fastsam::mask::Mask;
-use fastsam::output::annotations::Annotation;
-use fastsam::output::rle::Rle;
+use common::{assert_same_annotations, bus_jpg, inside, masks_of, png_size, read_response, Server};
 use fastsam_server::api::{SelectResponse, UploadResponse};
 use fastsam_server::routes::API_ROUTES;
 use fastsam_server::ServerConfig;
@@ -17,37 +14,6 @@ use fastsam_server::ServerConfig;
 fn small_limits() -> ServerConfig {
     // bus.jpg is 137 kB and 810x1080 = 0.87 MP: both limits sit just above it.
     ServerConfig { max_upload_bytes: 1 << 20, max_pixels: 1_000_000, ..ServerConfig::default() }
-}
-
-fn masks_of(upload: &UploadResponse) -> Vec<Mask> {
-    upload
-        .annotations
-        .iter()
-        .map(|a| {
-            Rle::from_string(a.segmentation.size[0], a.segmentation.size[1], &a.segmentation.counts)
-                .and_then(|r| r.decode())
-                .expect("annotation RLE")
-        })
-        .collect()
-}
-
-fn assert_same_annotations(got: &[Annotation], want: &[Annotation]) {
-    assert_eq!(got.len(), want.len());
-    // Boxes and scores are f32 values written as f64; serde_json's default float parser may miss the last
-    // f64 bit, never the f32.
-    let f32s = |a: &Annotation| (a.bbox.map(|v| v as f32), a.score as f32);
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let same = (g.id, &g.segmentation, g.area) == (w.id, &w.segmentation, w.area) && f32s(g) == f32s(w);
-        assert!(same, "annotation {i} differs: {g:?} vs {w:?}");
-    }
-}
-
-/// A pixel inside `mask` (the first set pixel of its middle row).
-fn inside(mask: &Mask) -> (u32, u32) {
-    let [_, y0, _, y1] = mask.bbox().expect("non-empty mask");
-    let y = (y0 + y1) / 2;
-    let (a, _) = mask.row_runs(y)[0];
-    (a, y)
 }
 
 #[test]

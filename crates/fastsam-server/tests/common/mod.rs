@@ -7,7 +7,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use fastsam::mask::Mask;
+use fastsam::output::annotations::Annotation;
+use fastsam::output::rle::Rle;
 use fastsam::FastSam;
+use fastsam_server::api::UploadResponse;
 use fastsam_server::{AppState, ServerConfig, SharedState, TextModel};
 
 pub fn repo() -> PathBuf {
@@ -25,6 +29,11 @@ pub fn model_path() -> PathBuf {
     }
 }
 
+/// The tiny random CLIP fixture (tools/fixtures/clip).
+pub fn clip_path() -> PathBuf {
+    repo().join("tests/fixtures/clip/clip-tiny.pt")
+}
+
 pub fn bus_jpg() -> Vec<u8> {
     std::fs::read(repo().join("examples/bus.jpg")).expect("examples/bus.jpg")
 }
@@ -38,8 +47,13 @@ pub struct Server {
 
 impl Server {
     pub fn start(config: ServerConfig) -> Server {
+        Server::start_with_text(config, TextModel::default())
+    }
+
+    /// A server whose text prompts go through `text` (e.g. the tiny CLIP fixture, [`clip_path`]).
+    pub fn start_with_text(config: ServerConfig, text: TextModel) -> Server {
         let model = FastSam::load(model_path()).expect("loading the test model");
-        let state = AppState::new(model, TextModel::default(), config).expect("starting workers");
+        let state = AppState::new(model, text, config).expect("starting workers");
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let served = state.clone();
@@ -208,4 +222,40 @@ pub fn rss_bytes() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+pub fn masks_of(upload: &UploadResponse) -> Vec<Mask> {
+    upload
+        .annotations
+        .iter()
+        .map(|a| {
+            Rle::from_string(a.segmentation.size[0], a.segmentation.size[1], &a.segmentation.counts)
+                .and_then(|r| r.decode())
+                .expect("annotation RLE")
+        })
+        .collect()
+}
+
+pub fn assert_same_annotations(got: &[Annotation], want: &[Annotation]) {
+    assert_eq!(got.len(), want.len());
+    // Boxes and scores are f32 values written as f64; serde_json's default float parser may miss the last
+    // f64 bit, never the f32.
+    let f32s = |a: &Annotation| (a.bbox.map(|v| v as f32), a.score as f32);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let reason = |a: &Annotation| (a.text.clone(), a.text_score.map(|v| v as f32), a.point_index);
+        let same = (g.id, &g.segmentation, g.area) == (w.id, &w.segmentation, w.area)
+            && f32s(g) == f32s(w)
+            && reason(g) == reason(w);
+        assert!(same, "annotation {i} differs: {g:?} vs {w:?}");
+    }
+}
+
+/// A pixel inside `mask`: the middle of the longest run of its row nearest the box's middle that has any
+/// (a mask need not be convex).
+pub fn inside(mask: &Mask) -> (u32, u32) {
+    let [_, y0, _, y1] = mask.bbox().expect("non-empty mask");
+    let middle = (y0 + y1) / 2;
+    let y = (y0..y1).filter(|&y| !mask.row_runs(y).is_empty()).min_by_key(|&y| y.abs_diff(middle)).unwrap();
+    let (a, b) = mask.row_runs(y).into_iter().max_by_key(|&(a, b)| b - a).unwrap();
+    ((a + b) / 2, y)
 }
