@@ -67,6 +67,11 @@ pub struct ServeArgs {
     #[arg(long = "fetch-timeout-secs", default_value_t = 30)]
     pub fetch_timeout_secs: u64,
 
+    /// Label Studio batch pre-annotation (needs --clip): per label, every mask whose CLIP score for the label's
+    /// name is at least T (-1 to 1), instead of only the best one.
+    #[arg(long = "label-text-threshold", value_name = "T")]
+    pub label_text_threshold: Option<f32>,
+
     /// X-AnyLabeling: the API key its requests must carry in the `Token` header (else $FASTSAM_API_KEY; unset:
     /// none checked).
     #[arg(long = "api-key", value_name = "KEY")]
@@ -87,6 +92,7 @@ impl ServeArgs {
                 api_key: env_var("LABEL_STUDIO_API_KEY"),
                 fetch_allow: self.fetch_allow.clone(),
                 fetch_timeout: Duration::from_secs(self.fetch_timeout_secs.max(1)),
+                text_threshold: self.label_text_threshold,
             },
             xanylabeling_api_key: self.api_key.clone().filter(|k| !k.is_empty()).or_else(|| env_var("FASTSAM_API_KEY")),
             ..ServerConfig::default()
@@ -100,6 +106,13 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
+    if let Some(t) = args.label_text_threshold {
+        anyhow::ensure!(
+            (-1.0..=1.0).contains(&t),
+            "--label-text-threshold {t} is outside -1 to 1 (it is a CLIP cosine similarity)"
+        );
+        anyhow::ensure!(args.clip.is_some(), "--label-text-threshold needs --clip (it thresholds CLIP scores)");
+    }
     let model = load_model(&args.model, args.threads, args.conv)?;
     let clip = match &args.clip {
         // A name (vit-b-32) is fetched into the weights cache like the segmentation model.

@@ -31,3 +31,19 @@ fn malformed_points_are_rejected_before_any_work() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("must be 1 (foreground) or 0 (background)"), "{err}");
 }
+
+#[test]
+fn serve_refuses_a_label_text_threshold_it_cannot_use_before_loading_anything() {
+    for (args, message) in [
+        (&["--label-text-threshold", "1.5", "--clip", "c.pt"][..], "--label-text-threshold 1.5 is outside -1 to 1"),
+        (&["--label-text-threshold", "NaN", "--clip", "c.pt"][..], "outside -1 to 1"),
+        (&["--label-text-threshold", "0.2"][..], "--label-text-threshold needs --clip"),
+    ] {
+        let mut all = vec!["serve", "--model", "/nonexistent/m.pt", "--addr", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let out = fastsam(&all);
+        assert!(!out.status.success());
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.starts_with("error: ") && err.contains(message), "{args:?}: {err}");
+    }
+}

@@ -363,3 +363,64 @@ fn x_anylabeling_token_is_checked_when_an_api_key_is_set() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["data"]["shapes"][0]["shape_type"], "polygon");
 }
+
+/// The brush regions of one batch pre-annotation, decoded: (label, mask) in answer order.
+fn batch_brush_regions(s: &Server) -> Vec<(String, Mask)> {
+    let answer = s.post_json("/predict", &predict_body("/data/upload/1/bus.jpg", json!(null))).json();
+    let result = answer["results"][0]["result"].as_array().unwrap_or_else(|| panic!("{answer}")).clone();
+    result
+        .iter()
+        .map(|r| {
+            assert_eq!(r["type"], "brushlabels");
+            let bytes: Vec<u8> =
+                r["value"]["rle"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+            (r["value"]["brushlabels"][0].as_str().unwrap().to_string(), rle::decode_mask(&bytes, 810, 1080).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn batch_preannotation_with_clip_keeps_every_mask_above_the_threshold() {
+    use fastsam::{clip::Clip, FastSam, Prompt};
+    let model = FastSam::load(common::model_path()).unwrap();
+    let image = fastsam::image::open(common::repo().join("examples/bus.jpg"), &Default::default()).unwrap();
+    let seg = model.segment(&image).unwrap();
+    let clip = Clip::load(common::clip_path()).unwrap();
+    // Library side: each label's masks for a prompt, in the library's order.
+    let masks_for = |label: &str, threshold: Option<f32>| -> Vec<Mask> {
+        let prompt = Prompt {
+            text_threshold: threshold,
+            text_top_k: threshold.map(|_| BATCH_MASK_CAP),
+            ..Prompt::default().text(label)
+        };
+        let selection = seg.select_with_clip(&prompt, &image, &clip).unwrap();
+        selection.indices.iter().map(|&i| seg.objects()[i].mask.clone()).collect()
+    };
+    // A threshold that keeps Bus's three best masks (more on a tie) and drops the rest.
+    let bus_scores = seg.text_scores("Bus", &image, &clip, seg.len()).unwrap();
+    let threshold = bus_scores[2].1;
+    let labels = ["Bus", "Person"];
+
+    let images = ImageServer::start(Serve::Image);
+    let start = |text_threshold: Option<f32>| {
+        let label_studio = LabelStudioConfig { text_threshold, ..ls_config(&images) };
+        let config = ServerConfig { max_upload_bytes: 1 << 20, label_studio, ..ServerConfig::default() };
+        Server::start_with_text(config, fastsam_server::TextModel::load(Some(common::clip_path())).unwrap())
+    };
+
+    // No threshold: the best mask per label.
+    let best = batch_brush_regions(&start(None));
+    let want: Vec<(String, Mask)> =
+        labels.iter().flat_map(|l| masks_for(l, None).into_iter().map(|m| (l.to_string(), m))).collect();
+    assert_eq!(best.len(), 2);
+    assert!(best == want, "the best mask per label");
+
+    // With a threshold: every mask at or above it, best first, per label.
+    let all = batch_brush_regions(&start(Some(threshold)));
+    let want: Vec<(String, Mask)> =
+        labels.iter().flat_map(|l| masks_for(l, Some(threshold)).into_iter().map(|m| (l.to_string(), m))).collect();
+    let bus = all.iter().filter(|(l, _)| l == "Bus").count();
+    assert!(bus >= 3 && bus < bus_scores.len(), "{bus} Bus regions of {} candidates", bus_scores.len());
+    assert_eq!(bus, bus_scores.iter().filter(|&&(_, s)| s >= threshold).count());
+    assert!(all == want, "every mask above {threshold} per label, as the library selects them");
+}

@@ -34,11 +34,20 @@ pub struct LabelStudioConfig {
     pub fetch_allow: Vec<String>,
     /// Deadline of one image fetch.
     pub fetch_timeout: Duration,
+    /// Batch pre-annotation with CLIP: per label, every mask whose CLIP score for the label's name is at least
+    /// this (best first, at most [`predict::BATCH_MASK_CAP`]); unset, the one best mask per label.
+    pub text_threshold: Option<f32>,
 }
 
 impl Default for LabelStudioConfig {
     fn default() -> Self {
-        LabelStudioConfig { url: None, api_key: None, fetch_allow: Vec::new(), fetch_timeout: Duration::from_secs(30) }
+        LabelStudioConfig {
+            url: None,
+            api_key: None,
+            fetch_allow: Vec::new(),
+            fetch_timeout: Duration::from_secs(30),
+            text_threshold: None,
+        }
     }
 }
 

@@ -128,16 +128,24 @@ async fn batch(s: &SharedState, config: &LabelConfig, task: &Task) -> Result<Val
     Ok(prediction(result))
 }
 
-/// With `--clip`: per label, the mask whose crop best matches the label's name. Without: the best-scored
-/// masks ([`BATCH_MASK_CAP`]), labelled with the control's first label.
+/// With `--clip`: per label, the masks whose crops match the label's name — every one whose CLIP score passes
+/// the configured threshold (best first, at most [`BATCH_MASK_CAP`]), else the best one. Without: the
+/// best-scored masks ([`BATCH_MASK_CAP`]), labelled with the control's first label.
 fn batch_regions(s: &SharedState, entry: &CachedImage, control: &Control) -> Result<Vec<Value>, ApiError> {
     let seg = &entry.segmentation;
     let mut out = Vec::new();
     if s.text.is_loaded() {
+        let threshold = s.config.label_studio.text_threshold;
         for label in &control.labels {
-            let selection = s.text.select(seg, &entry.image, &Prompt::default().text(label.clone()))?;
-            if let Some((mask, score)) = one_mask(seg, &selection)? {
-                out.extend(regions(control, &mask, label, score, &s.new_id()[..10]));
+            let prompt = Prompt {
+                text_threshold: threshold,
+                text_top_k: threshold.map(|_| BATCH_MASK_CAP),
+                ..Prompt::default().text(label.clone())
+            };
+            let selection = s.text.select(seg, &entry.image, &prompt)?;
+            for &i in &selection.indices {
+                let object = &seg.objects()[i];
+                out.extend(regions(control, &object.mask, label, object.score, &s.new_id()[..10]));
             }
         }
     } else {
