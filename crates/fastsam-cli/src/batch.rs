@@ -58,8 +58,8 @@ pub fn run(args: &SegmentArgs, out: &Path, options: SegmentOptions, prompt: &Pro
     }
 
     if !todo.is_empty() {
-        let model = models::load_model(&args.model, args.threads, args.conv)?.with_options(options)?;
-        let clip = models::load_clip_for(prompt, &args.clip, args.threads)?;
+        let model = models::load_model(&args.model, &args.engine)?.with_options(options)?;
+        let clip = models::load_clip_for(prompt, &args.clip, args.engine.threads)?;
         let bar = crate::progress::progress_bar(todo.len());
         let (tx, rx) = sync_channel::<(usize, fastsam::Result<RgbImage>)>(2);
         std::thread::scope(|scope| {

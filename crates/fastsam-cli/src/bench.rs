@@ -1,13 +1,15 @@
 //! `fastsam bench`: timings of this implementation, as JSON, for `tools/bench/compare` to put next to the
 //! reference's. Cold start, end to end (file → masks, model warm), `segment()` alone, point/box/text prompt
-//! latency, peak RSS.
+//! latency, peak RSS. With `--precision int8`, the fp32 model runs in the same process too: its forward times
+//! beside int8's and, per image, the fidelity of int8's masks to fp32's.
 
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use fastsam::clip::Clip;
+use fastsam::eval::fidelity;
 use fastsam::image::DecodeLimits;
-use fastsam::model::{EngineOptions, SegGraph};
+use fastsam::model::{EngineOptions, Int8Kernels, Precision, SegGraph};
 use fastsam::weights::checkpoint::Checkpoint;
 use fastsam::{FastSam, PointLabel, Prompt, RgbImage, SegmentOptions, Segmentation};
 use serde_json::json;
@@ -15,12 +17,20 @@ use serde_json::json;
 use crate::args::BenchArgs;
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let engine = EngineOptions { intra_threads: args.threads, conv: args.conv.algorithm(), ..EngineOptions::default() };
+    let engine = args.engine.options()?;
+    let load = |engine: &EngineOptions| -> Result<FastSam> {
+        Ok(FastSam::load_with(&args.model, engine)
+            .with_context(|| format!("loading {}", args.model.display()))?
+            .with_options(SegmentOptions { imgsz: args.imgsz, ..SegmentOptions::default() })?)
+    };
     let started = Instant::now();
-    let model = FastSam::load_with(&args.model, &engine)
-        .with_context(|| format!("loading {}", args.model.display()))?
-        .with_options(SegmentOptions { imgsz: args.imgsz, ..SegmentOptions::default() })?;
+    let model = load(&engine)?;
     let cold_start = started.elapsed().as_secs_f64();
+    // int8 is judged against fp32 measured here, in the same run.
+    let fp32 = match engine.precision {
+        Precision::Fp32 => None,
+        Precision::Int8(_) => Some(load(&EngineOptions { precision: Precision::Fp32, ..engine.clone() })?),
+    };
 
     if let Some(path) = &args.export_graph {
         // The same graph the model runs, for the engine-alone baseline (Python onnxruntime on identical work).
@@ -29,7 +39,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         std::fs::write(path, graph.onnx_bytes()).with_context(|| format!("writing {}", path.display()))?;
     }
 
-    let clip = args.clip.as_deref().map(|spec| crate::models::load_clip(spec, args.threads)).transpose()?;
+    let clip = args.clip.as_deref().map(|spec| crate::models::load_clip(spec, args.engine.threads)).transpose()?;
     let mut images = Vec::new();
     let (mut point_ms, mut box_ms) = (Vec::new(), Vec::new());
     let mut text = TextTimes::default();
@@ -53,29 +63,35 @@ pub fn run(args: BenchArgs) -> Result<()> {
         // The network alone on the letterboxed input (ONNX Runtime plus this crate's Winograd operator): the
         // floor of the end-to-end time, so e2e / forward is the pre/post-processing overhead.
         let input = model.letterbox(&image)?.to_tensor(&image)?;
-        let mut forward = Vec::new();
-        for _ in 0..args.runs {
-            let t = Instant::now();
-            model.model().run(&input)?;
-            forward.push(t.elapsed().as_secs_f64());
-        }
+        let forward = forward_times(&model, &input, args.runs)?;
         if let Some(clip) = clip.as_ref().filter(|_| i < args.text_images) {
             text.time(&model.segment(&image)?, &image, clip, i)?;
         }
-        images.push(json!({
+        let mut row = json!({
             "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
             "masks": masks,
             "e2e_s": e2e,
             "segment_s": segment,
             "forward_s": forward,
-        }));
+        });
+        if let Some(fp32) = &fp32 {
+            row["fp32_forward_s"] = json!(forward_times(fp32, &input, args.runs)?);
+            let reference = fp32.segment(&image)?;
+            row["fidelity"] = serde_json::to_value(fidelity::compare(&reference, &model.segment(&image)?))?;
+            // The chaos control: fp32 against itself on the image moved by one grey level.
+            let control = fp32.segment(&fidelity::jittered(&image, 7))?;
+            row["fp32_jitter_fidelity"] = serde_json::to_value(fidelity::compare(&reference, &control))?;
+        }
+        images.push(row);
     }
     let report = json!({
         "implementation": "fastsam-rs",
         "model": args.model,
         "imgsz": args.imgsz,
-        "threads": args.threads,
-        "conv": format!("{:?}", args.conv.algorithm()),
+        "threads": args.engine.threads,
+        "conv": format!("{:?}", args.engine.conv.algorithm()),
+        "precision": args.engine.precision_name(),
+        "int8_kernels": Int8Kernels::detect().describe(),
         "cold_start_s": cold_start,
         "images": images,
         "select_point_ms_p50": median(&mut point_ms),
@@ -87,6 +103,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// The network alone on a letterboxed input, `runs` times (after the warm-up the caller has done).
+fn forward_times(model: &FastSam, input: &fastsam::Tensor, runs: usize) -> Result<Vec<f64>> {
+    model.model().run(input)?;
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            model.model().run(input)?;
+            Ok(t.elapsed().as_secs_f64())
+        })
+        .collect()
 }
 
 /// Times `n` single-point and `n` single-box prompts spread over the image (deterministic positions).

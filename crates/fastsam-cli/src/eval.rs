@@ -31,7 +31,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         max_det: args.max_det,
         ..Default::default()
     };
-    let model = models::load_model(&args.model, args.threads, args.conv)?.with_options(options)?;
+    let model = models::load_model(&args.model, &args.engine)?.with_options(options)?;
 
     let started = Instant::now();
     let bar = progress::progress_bar(gt.images.len());
@@ -71,7 +71,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             "images_failed": failures.iter().map(|(p, e)| json!({"file": p.display().to_string(), "error": e})).collect::<Vec<_>>(),
             "model": args.model,
             "options": {"imgsz": args.imgsz, "conf": decimal(args.conf), "iou": decimal(args.iou), "max_det": args.max_det,
-                        "precision": "fp32", "conv": format!("{:?}", args.conv).to_lowercase()},
+                        "precision": args.engine.precision_name(), "conv": format!("{:?}", args.engine.conv).to_lowercase()},
             "seconds_per_image": if evaluated > 0 { seconds / evaluated as f64 } else { 0.0 },
             "segm": summary.segm.to_json(),
             "bbox": summary.bbox.to_json(),

@@ -8,12 +8,12 @@ use fastsam::model::EngineOptions;
 use fastsam::weights::ModelCache;
 use fastsam::{FastSam, Prompt, Segmentation};
 
-use crate::args::ConvArg;
+use crate::args::EngineArgs;
 
-pub fn load_model(spec: &str, threads: Option<usize>, conv: ConvArg) -> Result<FastSam> {
+pub fn load_model(spec: &str, engine: &EngineArgs) -> Result<FastSam> {
+    let engine = engine.options()?;
     let cache = ModelCache::from_env()?;
     let path = cache.resolve(spec, &mut crate::weights::download_bar(spec))?;
-    let engine = EngineOptions { intra_threads: threads, conv: conv.algorithm(), ..EngineOptions::default() };
     Ok(FastSam::from_model(cache.load_model(&path, &engine)?))
 }
 

@@ -69,8 +69,8 @@ fn prompt_of(args: &SegmentArgs) -> Result<Prompt> {
 fn single(args: &SegmentArgs, options: SegmentOptions, prompt: &Prompt) -> Result<()> {
     let overlay_path = value_of("--overlay", &args.overlay)?;
     let cutout_path = value_of("--cutout", &args.cutout)?;
-    let model = load_model(&args.model, args.threads, args.conv)?.with_options(options)?;
-    let clip = load_clip_for(prompt, &args.clip, args.threads)?;
+    let model = load_model(&args.model, &args.engine)?.with_options(options)?;
+    let clip = load_clip_for(prompt, &args.clip, args.engine.threads)?;
     let path = &args.inputs[0];
     let image = fastsam::image::open(path, &DecodeLimits::default())?;
     let segmentation =

@@ -51,13 +51,8 @@ pub struct ServeArgs {
     #[arg(long = "timeout-secs", default_value_t = 120)]
     pub timeout_secs: u64,
 
-    /// ONNX Runtime intra-op threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-
-    /// How 3×3 convolutions run.
-    #[arg(long, value_enum, default_value_t)]
-    pub conv: crate::args::ConvArg,
+    #[command(flatten)]
+    pub engine: crate::args::EngineArgs,
 
     /// Label Studio: a further host task images may be fetched from (LABEL_STUDIO_URL's host always may).
     #[arg(long = "fetch-allow", value_name = "HOST", num_args = 1..)]
@@ -113,7 +108,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         );
         anyhow::ensure!(args.clip.is_some(), "--label-text-threshold needs --clip (it thresholds CLIP scores)");
     }
-    let model = load_model(&args.model, args.threads, args.conv)?;
+    let model = load_model(&args.model, &args.engine)?;
     let clip = match &args.clip {
         // A name (vit-b-32) is fetched into the weights cache like the segmentation model.
         Some(spec) => Some(ModelCache::from_env()?.resolve(&spec.to_string_lossy(), &mut download_bar("CLIP"))?),

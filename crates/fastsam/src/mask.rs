@@ -119,6 +119,16 @@ impl Mask {
         (!self.is_empty()).then_some([self.x0, self.y0, self.x1, self.y1])
     }
 
+    /// Number of pixels set in both masks (counted inside the overlap of their boxes only).
+    pub fn intersection(&self, other: &Mask) -> u64 {
+        let (x0, y0) = (self.x0.max(other.x0), self.y0.max(other.y0));
+        let (x1, y1) = (self.x1.min(other.x1), self.y1.min(other.y1));
+        if self.is_empty() || other.is_empty() || x0 >= x1 || y0 >= y1 {
+            return 0;
+        }
+        (y0..y1).map(|y| (x0..x1).filter(|&x| self.get(x, y) && other.get(x, y)).count() as u64).sum()
+    }
+
     /// The pixel at column `x`, row `y` (false outside the image).
     pub fn get(&self, x: u32, y: u32) -> bool {
         if x < self.x0 || x >= self.x1 || y < self.y0 || y >= self.y1 {

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use fastsam::model::EngineOptions;
+use fastsam::model::{EngineOptions, GraphVariant};
 use fastsam::weights::ModelCache;
 use fastsam::Tensor;
 
@@ -46,7 +46,7 @@ fn graph_is_cached_by_checkpoint_hash_and_reused() {
     let (input, preds) = golden();
 
     let cold = cache.load_model(&checkpoint, &options).unwrap();
-    let graph = cache.graph_path(SEG_S_SHA256, options.conv);
+    let graph = cache.graph_path(SEG_S_SHA256, &GraphVariant::for_options(&options).unwrap());
     assert!(graph.is_file() && graph.with_extension("head.json").is_file());
     let built = std::fs::metadata(&graph).unwrap().modified().unwrap();
 

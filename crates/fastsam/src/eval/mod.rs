@@ -11,6 +11,7 @@
 
 pub mod cocoeval;
 pub mod dataset;
+pub mod fidelity;
 pub mod overlap;
 pub mod polygon;
 

@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod onnx;
+pub mod quantize;
 pub mod runtime;
 pub mod seg_model;
 mod torch_nn;
@@ -10,7 +11,8 @@ pub mod winograd_op;
 pub mod yolov8_seg;
 
 pub use decode::HeadLayout;
-pub use runtime::{Engine, EngineOptions};
-pub use seg_model::{SegModel, SegOutput};
+pub use quantize::{Calibration, Int8Kernels, Precision};
+pub use runtime::{Engine, EngineOptions, ExecutionProvider};
+pub use seg_model::{GraphVariant, SegModel, SegOutput};
 pub use winograd_op::ConvAlgorithm;
 pub use yolov8_seg::SegGraph;

@@ -12,6 +12,9 @@ pub const IR_VERSION: i64 = 8;
 pub const OPSET: i64 = 17;
 
 const ELEM_FLOAT: i32 = 1;
+const ELEM_UINT8: i32 = 2;
+const ELEM_INT8: i32 = 3;
+const ELEM_INT32: i32 = 6;
 const ELEM_INT64: i32 = 7;
 
 /// Protobuf wire encoding of the fields used here.
@@ -80,6 +83,23 @@ mod wire {
 pub enum TensorData {
     F32(Vec<f32>),
     I64(Vec<i64>),
+    /// Quantised weights (per-channel int8), activation zero points (uint8) and quantised biases (int32).
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+    I32(Vec<i32>),
+}
+
+impl TensorData {
+    /// `raw_data` bytes (little-endian by definition, whatever the host); int64 values are written packed.
+    fn raw_bytes(&self) -> Vec<u8> {
+        match self {
+            TensorData::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            TensorData::I8(v) => v.iter().map(|&x| x as u8).collect(),
+            TensorData::U8(v) => v.clone(),
+            TensorData::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            TensorData::I64(_) => Vec::new(),
+        }
+    }
 }
 
 /// `TensorProto`: a named constant (initializer or attribute value).
@@ -103,12 +123,16 @@ impl TensorProto {
     /// Every field but `raw_data`.
     fn encode_header(&self, out: &mut Vec<u8>) {
         wire::packed_ints(out, 1, &self.dims);
-        match &self.data {
-            TensorData::F32(_) => wire::int(out, 2, i64::from(ELEM_FLOAT)),
-            TensorData::I64(v) => {
-                wire::int(out, 2, i64::from(ELEM_INT64));
-                wire::packed_ints(out, 7, v);
-            }
+        let elem = match &self.data {
+            TensorData::F32(_) => ELEM_FLOAT,
+            TensorData::U8(_) => ELEM_UINT8,
+            TensorData::I8(_) => ELEM_INT8,
+            TensorData::I32(_) => ELEM_INT32,
+            TensorData::I64(_) => ELEM_INT64,
+        };
+        wire::int(out, 2, i64::from(elem));
+        if let TensorData::I64(v) = &self.data {
+            wire::packed_ints(out, 7, v);
         }
         wire::string(out, 8, &self.name);
     }
@@ -116,6 +140,9 @@ impl TensorProto {
     fn raw_len(&self) -> usize {
         match &self.data {
             TensorData::F32(v) => 4 * v.len(),
+            TensorData::I32(v) => 4 * v.len(),
+            TensorData::I8(v) => v.len(),
+            TensorData::U8(v) => v.len(),
             TensorData::I64(_) => 0,
         }
     }
@@ -135,13 +162,18 @@ impl TensorProto {
         wire::key(out, field, 2);
         wire::varint(out, (header.len() + raw_field) as u64);
         out.extend_from_slice(&header);
-        if let (TensorData::F32(v), true) = (&self.data, raw_field > 0) {
+        if raw_field > 0 {
             wire::key(out, 9, 2);
             wire::varint(out, self.raw_len() as u64);
-            // raw_data is little-endian by definition, whatever the host.
-            out.reserve(self.raw_len());
-            for x in v {
-                out.extend_from_slice(&x.to_le_bytes());
+            match &self.data {
+                // The bulk of a model: written straight into `out`, no intermediate copy.
+                TensorData::F32(v) => {
+                    out.reserve(self.raw_len());
+                    for x in v {
+                        out.extend_from_slice(&x.to_le_bytes());
+                    }
+                }
+                other => out.extend_from_slice(&other.raw_bytes()),
             }
         }
     }

@@ -9,6 +9,7 @@ use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::Session;
 use ort::value::{TensorRef, ValueType};
 
+use super::quantize::Precision;
 use super::winograd_op::{self, ConvAlgorithm};
 use crate::{Error, Result, Tensor};
 
@@ -240,6 +241,25 @@ fn system_library_dirs() -> Vec<PathBuf> {
 /// schema map, and two sessions registering the same domain at once fail with "the domain is already exist".
 static CUSTOM_DOMAIN_REGISTRATION: Mutex<()> = Mutex::new(());
 
+/// Where ONNX Runtime runs a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionProvider {
+    Cpu,
+    /// NVIDIA GPUs (the `cuda` cargo feature; falls back to the CPU when no GPU is usable).
+    Cuda,
+}
+
+impl Default for ExecutionProvider {
+    /// CUDA in builds with the `cuda` feature, else the CPU.
+    fn default() -> Self {
+        if cfg!(feature = "cuda") {
+            ExecutionProvider::Cuda
+        } else {
+            ExecutionProvider::Cpu
+        }
+    }
+}
+
 /// Session options.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -247,8 +267,24 @@ pub struct EngineOptions {
     pub intra_threads: Option<usize>,
     /// Write the model as optimised by ONNX Runtime to this file when the session is created.
     pub optimized_model_path: Option<PathBuf>,
-    /// How the 3×3 convolutions of graphs built from checkpoints run (exports are never rewritten).
+    /// How the 3×3 convolutions of fp32 graphs built from checkpoints run on the CPU (exports are never
+    /// rewritten; see [`EngineOptions::graph_conv`]).
     pub conv: ConvAlgorithm,
+    /// fp32 (exact) or int8 for graphs built from checkpoints.
+    pub precision: Precision,
+    pub provider: ExecutionProvider,
+}
+
+impl EngineOptions {
+    /// The convolution algorithm a graph built for these options uses: the Winograd operator is a CPU kernel
+    /// of this crate, so a session on another execution provider (which would run it on the CPU, copying
+    /// every activation back and forth) gets standard ONNX, and so does an int8 graph (integer kernels).
+    pub fn graph_conv(&self) -> ConvAlgorithm {
+        match (self.provider, &self.precision) {
+            (ExecutionProvider::Cpu, Precision::Fp32) => self.conv,
+            _ => ConvAlgorithm::Direct,
+        }
+    }
 }
 
 /// Name and shape of a session input or output; `None` marks a dynamic dimension.
@@ -315,11 +351,18 @@ impl Engine {
             Some(p) => builder.with_optimized_model_path(p).map_err(runtime_err("optimised model path"))?,
             None => builder,
         };
-        Self::with_accelerators(builder)
+        Self::with_provider(builder, options.provider)
+    }
+
+    fn with_provider(builder: SessionBuilder, provider: ExecutionProvider) -> Result<SessionBuilder> {
+        match provider {
+            ExecutionProvider::Cpu => Ok(builder),
+            ExecutionProvider::Cuda => Self::with_cuda(builder),
+        }
     }
 
     #[cfg(feature = "cuda")]
-    fn with_accelerators(builder: SessionBuilder) -> Result<SessionBuilder> {
+    fn with_cuda(builder: SessionBuilder) -> Result<SessionBuilder> {
         // Registration failure (no GPU, CPU-only library) falls back to the CPU provider with a logged warning.
         builder
             .with_execution_providers([ort::ep::CUDA::default().build()])
@@ -327,8 +370,8 @@ impl Engine {
     }
 
     #[cfg(not(feature = "cuda"))]
-    fn with_accelerators(builder: SessionBuilder) -> Result<SessionBuilder> {
-        Ok(builder)
+    fn with_cuda(_: SessionBuilder) -> Result<SessionBuilder> {
+        Err(Error::Runtime("this build has no CUDA support: rebuild with `--features cuda`".into()))
     }
 
     fn wrap(session: Session) -> Result<Self> {

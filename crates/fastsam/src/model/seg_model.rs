@@ -8,7 +8,9 @@ use crate::{Error, Result, Tensor};
 
 use super::decode::{decode, HeadLayout};
 use super::onnx;
+use super::quantize::{self, CalibrationSet, Int8Kernels, Precision, WeightRange};
 use super::runtime::{Engine, EngineOptions};
+use super::winograd_op::ConvAlgorithm;
 use super::yolov8_seg::SegGraph;
 
 /// The network's output for one image, as the reference's `Segment` head returns it in inference mode.
@@ -55,10 +57,16 @@ impl SegModel {
     pub fn from_bytes(path: &Path, bytes: &[u8], options: &EngineOptions) -> Result<SegModel> {
         if bytes.starts_with(b"PK\x03\x04") {
             let checkpoint = Checkpoint::from_bytes(&path.display().to_string(), bytes)?;
-            let mut graph = SegGraph::from_module(&checkpoint.model).map_err(|e| at_path(path, e))?;
-            graph.use_conv(options.conv);
+            let graph = SegGraph::from_module(&checkpoint.model).map_err(|e| at_path(path, e))?;
+            let graph = GraphVariant::for_options(options)?.prepare(graph, options)?;
             Self::from_graph(&graph, options)
         } else if let Some(metadata) = onnx::model_metadata(bytes) {
+            if options.precision != Precision::Fp32 {
+                return Err(Error::checkpoint(
+                    path,
+                    "int8 is built from a PyTorch checkpoint (.pt): an ONNX export runs in the precision it was exported in",
+                ));
+            }
             Self::exported(path, bytes, &metadata, options)
         } else {
             Err(Error::checkpoint(
@@ -171,6 +179,54 @@ impl SegModel {
             )),
             _ => Ok((h, w)),
         }
+    }
+}
+
+/// Which graph a checkpoint becomes for a session: the standard fp32 graph, the same with the Winograd
+/// operator, or a quantised graph for one calibration set. Graph caches key on [`GraphVariant::key`].
+#[derive(Debug, Clone)]
+pub enum GraphVariant {
+    Fp32(ConvAlgorithm),
+    Int8 { calibration: CalibrationSet, weights: WeightRange },
+}
+
+impl GraphVariant {
+    /// The variant `options` call for (reads, but does not decode, the calibration images of an int8 request,
+    /// and reports which int8 kernels this CPU gets).
+    pub fn for_options(options: &EngineOptions) -> Result<GraphVariant> {
+        match &options.precision {
+            Precision::Fp32 => Ok(GraphVariant::Fp32(options.graph_conv())),
+            Precision::Int8(calibration) => {
+                Int8Kernels::detect().report();
+                Ok(GraphVariant::Int8 {
+                    calibration: CalibrationSet::load(calibration)?,
+                    weights: WeightRange::for_this_cpu(),
+                })
+            }
+        }
+    }
+
+    /// A file-name suffix naming the variant: empty for the standard graph.
+    pub fn key(&self) -> String {
+        match self {
+            GraphVariant::Fp32(ConvAlgorithm::Direct) => String::new(),
+            GraphVariant::Fp32(ConvAlgorithm::Winograd { min_channels }) => format!(".winograd{min_channels}"),
+            GraphVariant::Int8 { calibration, weights } => format!(".int8-{}", calibration.id(*weights)),
+        }
+    }
+
+    /// Turns the standard graph of a checkpoint into this variant (`options` give the calibration threads).
+    pub fn prepare(&self, mut graph: SegGraph, options: &EngineOptions) -> Result<SegGraph> {
+        match self {
+            GraphVariant::Fp32(conv) => {
+                graph.use_conv(*conv);
+            }
+            GraphVariant::Int8 { calibration, weights } => {
+                let (model, _) = quantize::quantize(&graph, calibration, *weights, options)?;
+                graph.model = model;
+            }
+        }
+        Ok(graph)
     }
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::Checkpoint;
 use super::download::{self, Progress};
-use crate::model::{ConvAlgorithm, EngineOptions, HeadLayout, SegGraph, SegModel};
+use crate::model::{EngineOptions, GraphVariant, HeadLayout, SegGraph, SegModel};
 use crate::{Error, Result};
 
 /// A checkpoint this crate knows by name.
@@ -161,14 +161,10 @@ impl ModelCache {
         }
     }
 
-    /// Where the graph built from the checkpoint with this SHA-256 is cached (standard ONNX; with
-    /// [`ConvAlgorithm::Winograd`], the rewritten graph, in a file of its own).
-    pub fn graph_path(&self, checkpoint_sha256: &str, conv: ConvAlgorithm) -> PathBuf {
-        let suffix = match conv {
-            ConvAlgorithm::Direct => String::new(),
-            ConvAlgorithm::Winograd { min_channels } => format!(".winograd{min_channels}"),
-        };
-        self.dir.join("graphs").join(format!("{checkpoint_sha256}{suffix}.onnx"))
+    /// Where the graph built from the checkpoint with this SHA-256 is cached: standard ONNX, or each
+    /// [`GraphVariant`] (Winograd operator, int8 per calibration set) in a file of its own.
+    pub fn graph_path(&self, checkpoint_sha256: &str, variant: &GraphVariant) -> PathBuf {
+        self.dir.join("graphs").join(format!("{checkpoint_sha256}{}.onnx", variant.key()))
     }
 
     /// Loads a model like [`SegModel::load_with`], building a checkpoint's graph only once: the graph is kept
@@ -179,7 +175,8 @@ impl ModelCache {
             Some(w) => w.sha256.to_string(),
             None => download::sha256_file(path)?,
         };
-        let graph_path = self.graph_path(&sha, options.conv);
+        let variant = GraphVariant::for_options(options)?;
+        let graph_path = self.graph_path(&sha, &variant);
         if let Some(model) = self.load_cached_graph(&graph_path, options) {
             return Ok(model);
         }
@@ -189,11 +186,11 @@ impl ModelCache {
         }
         let checkpoint = Checkpoint::from_bytes(&path.display().to_string(), &bytes)?;
         drop(bytes);
-        let mut graph = SegGraph::from_module(&checkpoint.model).map_err(|e| match e {
+        let graph = SegGraph::from_module(&checkpoint.model).map_err(|e| match e {
             Error::Checkpoint { reason, .. } => Error::checkpoint(path, reason),
             other => other,
         })?;
-        graph.use_conv(options.conv);
+        let graph = variant.prepare(graph, options)?;
         let onnx = graph.onnx_bytes();
         let head = CachedHead::new(&graph);
         if let Err(e) = store_graph(&graph_path, &onnx, &head) {
@@ -265,6 +262,7 @@ fn store_graph(graph_path: &Path, onnx: &[u8], head: &CachedHead) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ConvAlgorithm;
 
     #[test]
     fn names_and_file_names_resolve() {
@@ -281,9 +279,10 @@ mod tests {
         assert_eq!(cache.url(w), "http://127.0.0.1:9/m/FastSAM-s.pt");
         assert_eq!(ModelCache::new("/c", None).url(w), w.url);
         assert_eq!(cache.path(w), Path::new("/c/FastSAM-s.pt"));
-        assert_eq!(cache.graph_path("ab", ConvAlgorithm::Direct), Path::new("/c/graphs/ab.onnx"));
-        assert_eq!(head_path(&cache.graph_path("ab", ConvAlgorithm::Direct)), Path::new("/c/graphs/ab.head.json"));
-        let winograd = cache.graph_path("ab", ConvAlgorithm::Winograd { min_channels: 64 });
+        let direct = GraphVariant::Fp32(ConvAlgorithm::Direct);
+        assert_eq!(cache.graph_path("ab", &direct), Path::new("/c/graphs/ab.onnx"));
+        assert_eq!(head_path(&cache.graph_path("ab", &direct)), Path::new("/c/graphs/ab.head.json"));
+        let winograd = cache.graph_path("ab", &GraphVariant::Fp32(ConvAlgorithm::Winograd { min_channels: 64 }));
         assert_eq!(winograd, Path::new("/c/graphs/ab.winograd64.onnx"));
         assert_eq!(head_path(&winograd), Path::new("/c/graphs/ab.winograd64.head.json"));
     }
