@@ -68,22 +68,33 @@ fn quantised_graph_keeps_the_head_outputs_in_fp32_and_everything_else_in_qdq_for
             nodes.iter().flat_map(|n| n.outputs.iter().map(move |o| (o.as_str(), n))).collect();
         let convs: Vec<_> = nodes.iter().filter(|n| n.op_type == "Conv" || n.op_type == "ConvTranspose").collect();
 
-        // fp32: exactly the last convolution of each head branch (boxes, classes, mask coefficients, per level)
-        // and the prototypes' last convolution.
+        // fp32: exactly the last convolution of each head branch (boxes, classes, mask coefficients, per level);
+        // the prototypes run in int8 to the end.
         let fp32: Vec<&str> = convs
             .iter()
             .filter(|n| producer.get(n.inputs[1].as_str()).is_none_or(|p| p.op_type != "DequantizeLinear"))
             .map(|n| n.name.as_str())
             .collect();
         let levels = graph.head.strides.len();
-        assert_eq!(fp32.len(), 3 * levels + 1, "{name}: {fp32:?}");
+        assert_eq!(fp32.len(), 3 * levels, "{name}: {fp32:?}");
         assert_eq!((report.fp32_convs, report.int8_convs), (fp32.len(), convs.len() - fp32.len()));
         for branch in ["cv2", "cv3", "cv4"] {
             for level in 0..levels {
                 assert!(fp32.iter().any(|n| n.ends_with(&format!("{branch}.{level}.2"))), "{name}: {branch}.{level}");
             }
         }
-        assert!(fp32.iter().any(|n| n.contains("proto.cv3")), "{name}: {fp32:?}");
+        assert!(convs.iter().any(|n| n.name.contains("proto.cv3")) && !fp32.iter().any(|n| n.contains("proto")));
+        let proto_out = producer[fastsam::model::yolov8_seg::PROTO];
+        assert_eq!(
+            producer[proto_out.inputs[0].as_str()].op_type,
+            "DequantizeLinear",
+            "{name}: prototypes dequantised last"
+        );
+        // The 2×2 upsampler is a 1×1 convolution to 4 phases per channel and a DepthToSpace.
+        assert!(nodes.iter().all(|n| n.op_type != "ConvTranspose"), "{name}");
+        let d2s: Vec<_> = nodes.iter().filter(|n| n.op_type == "DepthToSpace").collect();
+        assert_eq!(d2s.len(), 1, "{name}");
+        assert!(d2s[0].attrs.contains(&("blocksize".to_string(), AttrValue::Int(2))));
         assert_eq!(report.calibration_inputs, 4);
 
         for conv in &convs {
@@ -119,7 +130,9 @@ fn quantised_graph_keeps_the_head_outputs_in_fp32_and_everything_else_in_qdq_for
         // Q/DQ pairs share one scale and zero point; range-preserving ops keep their input's.
         for n in nodes.iter().filter(|n| n.op_type == "QuantizeLinear") {
             let source = producer.get(n.inputs[0].as_str());
-            if let Some(op) = source.filter(|p| ["MaxPool", "Resize", "Split"].contains(&p.op_type.as_str())) {
+            if let Some(op) =
+                source.filter(|p| ["MaxPool", "Resize", "Split", "DepthToSpace"].contains(&p.op_type.as_str()))
+            {
                 let input_q = producer[op.inputs[0].as_str()];
                 assert_eq!(input_q.op_type, "DequantizeLinear");
                 assert_eq!(scalar_f32(&model, &n.inputs[1]), scalar_f32(&model, &input_q.inputs[1]), "{}", op.name);
@@ -146,9 +159,13 @@ fn onnx_runtime_runs_the_quantised_graph_on_integer_kernels() {
     fastsam::model::Engine::from_bytes(&model.encode(), &opts).unwrap();
     let bytes = std::fs::read(&optimised).unwrap();
     let count = |op: &[u8]| bytes.windows(op.len()).filter(|w| *w == op).count();
-    // The ConvTranspose (one layer) stays a float kernel between Q/DQ; every quantised Conv is fused.
+    // Every quantised convolution is fused; the upsampler's DepthToSpace runs on the integers (no float
+    // dequantise/quantise left around it: the only DequantizeLinear nodes feed the fp32 head convolutions
+    // and the prototype output).
     let fused = count(b"QLinearConv");
-    assert!(fused + 1 >= report.int8_convs, "{fused} QLinearConv for {} int8 convolutions", report.int8_convs);
+    assert!(fused >= report.int8_convs, "{fused} QLinearConv for {} int8 convolutions", report.int8_convs);
+    assert!(count(b"DepthToSpace") > 0);
+    assert!(count(b"DequantizeLinear") <= report.fp32_convs + 1, "{} DequantizeLinear", count(b"DequantizeLinear"));
     assert!(count(b"QLinearSigmoid") > 0 && count(b"QLinearMul") > 0 && count(b"QLinearAdd") > 0);
 }
 

@@ -7,9 +7,10 @@
 //! pairs around `MaxPool`, `Resize` and `Split`, so the network runs on integer kernels. (S8S8 activations are not
 //! fused on x86 and run slower than fp32; see the README's int8 section.)
 //!
-//! What stays fp32: the last convolution before each graph output and everything after it — the detection
-//! head's final box (DFL logits), class and mask-coefficient convolutions, and the prototypes' last `Conv` +
-//! SiLU — and, outside the graph, the whole decode (DFL, box arithmetic, class sigmoid) in [`super::decode`].
+//! What stays fp32: the last convolution before the detection head's output and everything after it — the final
+//! box (DFL logits), class and mask-coefficient convolutions — and, outside the graph, the whole decode (DFL,
+//! box arithmetic, class sigmoid) in [`super::decode`]. The prototypes run in int8 up to a final dequantisation
+//! ([`INTEGER_OUTPUTS`]).
 //!
 //! Activation ranges come from running the fp32 graph on calibration images ([`CalibrationSet`]) and taking
 //! each tensor's min/max (ONNX Runtime's `MinMax` calibration). Outputs of `MaxPool`, `Resize` and `Split` share
@@ -28,7 +29,7 @@ use crate::image::{DecodeLimits, Letterbox, RgbImage};
 use crate::{Error, Result, Tensor};
 
 /// Bumped whenever the quantised graph for the same checkpoint and images would change (cache key).
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 
 /// Input sizes the calibration images are letterboxed to: FastSAM's own 1024 and the common 640, so ranges
 /// cover objects at both scales.
@@ -246,11 +247,17 @@ impl CalibrationSet {
 }
 
 /// Operators that get quantised inputs and outputs.
-const QUANTISED_OPS: [&str; 9] =
-    ["Conv", "ConvTranspose", "Sigmoid", "Mul", "Add", "Concat", "MaxPool", "Resize", "Split"];
+const QUANTISED_OPS: [&str; 10] =
+    ["Conv", "ConvTranspose", "Sigmoid", "Mul", "Add", "Concat", "MaxPool", "Resize", "Split", "DepthToSpace"];
 /// Of those, the ones whose outputs must share their input's scale and zero point (ONNX Runtime drops their Q/DQ
 /// pairs only then; their outputs lie inside their input's range anyway).
-const RANGE_PRESERVING_OPS: [&str; 3] = ["MaxPool", "Resize", "Split"];
+const RANGE_PRESERVING_OPS: [&str; 4] = ["MaxPool", "Resize", "Split", "DepthToSpace"];
+
+/// Outputs computed in int8 up to a final dequantisation. The prototypes are only ever combined linearly (by the
+/// fp32 mask coefficients) and thresholded, so 8 bits over their range suffice; keeping their last convolution
+/// in fp32 cost ~8 % of FastSAM-s' int8 forward at 1024 (a dequantise of the 128-channel 256×256 input, a
+/// layout reorder and the float convolution).
+const INTEGER_OUTPUTS: [&str; 1] = [super::yolov8_seg::PROTO];
 
 /// What [`quantize`] did, for logs and tests.
 #[derive(Debug, Clone, PartialEq)]
@@ -282,7 +289,8 @@ pub fn quantize(
     }
     let mut model = model.clone();
     let split = split_activated_convs(&mut model);
-    tracing::debug!(split, "C2f splits folded into their convolutions");
+    let upsamplers = conv_transpose_as_depth_to_space(&mut model);
+    tracing::debug!(split, upsamplers, "C2f splits folded into their convolutions, upsamplers rewritten");
     let model = &model;
     let plan = Plan::new(model);
     let inputs = set.inputs(graph.stride() as u32)?;
@@ -407,6 +415,87 @@ fn split_activated_convs(model: &mut Model) -> usize {
     }
 }
 
+/// Rewrites each `ConvTranspose` whose kernel equals its stride (the prototypes' 2×2 upsampler) as a 1×1 `Conv`
+/// to `k²` phases per output channel followed by `DepthToSpace` (CRD): with no overlap between kernel
+/// positions, output pixel `(k·i + a, k·j + b)` of channel `o` is input pixel `(i, j)` times `W[:, o, a, b]`, and
+/// the 1×1 conv computes every `(o, a, b)` at once. Exact in real arithmetic. ONNX Runtime has no integer
+/// `ConvTranspose` (it runs in float between a dequantise and a quantise, and slowly: ~11 % of FastSAM-s' int8
+/// forward); the rewrite runs on `QLinearConv`. Returns how many were rewritten.
+fn conv_transpose_as_depth_to_space(model: &mut Model) -> usize {
+    let g = &mut model.graph;
+    let mut rewritten = 0;
+    let mut nodes = Vec::with_capacity(g.nodes.len());
+    for n in std::mem::take(&mut g.nodes) {
+        let attr = |name: &str| n.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        let ints = |name: &str| match attr(name) {
+            Some(AttrValue::Ints(v)) => Some(v.clone()),
+            _ => None,
+        };
+        let kernel = ints("kernel_shape").unwrap_or_default();
+        let plain = n.op_type == "ConvTranspose"
+            && n.inputs.len() == 3
+            && kernel.len() == 2
+            && kernel[0] == kernel[1]
+            && kernel[0] > 0
+            && ints("strides").as_ref() == Some(&kernel)
+            && ints("pads").is_none_or(|p| p.iter().all(|&x| x == 0))
+            && ints("dilations").is_none_or(|d| d.iter().all(|&x| x == 1))
+            && ints("output_padding").is_none_or(|d| d.iter().all(|&x| x == 0))
+            && ints("output_shape").is_none()
+            && attr("group").is_none_or(|v| *v == AttrValue::Int(1));
+        let find = |name: &str| g.initializers.iter().position(|t| t.name == name);
+        let Some((wi, bi)) = plain.then(|| find(&n.inputs[1]).zip(find(&n.inputs[2]))).flatten() else {
+            nodes.push(n);
+            continue;
+        };
+        let (w, b) = (&g.initializers[wi], &g.initializers[bi]);
+        let (TensorData::F32(wv), TensorData::F32(bv)) = (&w.data, &b.data) else {
+            nodes.push(n);
+            continue;
+        };
+        // IOHW [ci, co, k, k] → OIHW [co·k², ci, 1, 1], output channel (o·k + a)·k + b as CRD reads it.
+        let k = kernel[0] as usize;
+        let (ci, co) = (w.dims[0] as usize, w.dims[1] as usize);
+        let kk = k * k;
+        let mut weight = vec![0f32; co * kk * ci];
+        for i in 0..ci {
+            for o in 0..co {
+                for p in 0..kk {
+                    weight[(o * kk + p) * ci + i] = wv[(i * co + o) * kk + p];
+                }
+            }
+        }
+        let bias: Vec<f32> = bv.iter().flat_map(|&x| std::iter::repeat_n(x, kk)).collect();
+        let (wn, bn) = (format!("{}.phases", w.name), format!("{}.phases", b.name));
+        let phases = format!("{}.phases", n.outputs[0]);
+        g.initializers.push(TensorProto {
+            name: wn.clone(),
+            dims: vec![(co * kk) as i64, ci as i64, 1, 1],
+            data: TensorData::F32(weight),
+        });
+        g.initializers.push(TensorProto {
+            name: bn.clone(),
+            dims: vec![(co * kk) as i64],
+            data: TensorData::F32(bias),
+        });
+        let conv_attrs = vec![
+            ("kernel_shape".to_string(), AttrValue::Ints(vec![1, 1])),
+            ("strides".to_string(), AttrValue::Ints(vec![1, 1])),
+            ("pads".to_string(), AttrValue::Ints(vec![0; 4])),
+        ];
+        nodes.push(node(phases.clone(), "Conv", vec![n.inputs[0].clone(), wn, bn], phases.clone(), conv_attrs));
+        let d2s_attrs =
+            vec![("blocksize".to_string(), AttrValue::Int(k as i64)), ("mode".to_string(), AttrValue::from("CRD"))];
+        nodes.push(node(n.name.clone(), "DepthToSpace", vec![phases], n.outputs[0].clone(), d2s_attrs));
+        rewritten += 1;
+    }
+    // The replaced weights stay unused; drop them so the graph carries each weight once.
+    let used: HashSet<String> = nodes.iter().flat_map(|n| n.inputs.iter().cloned()).collect();
+    g.initializers.retain(|t| used.contains(&t.name));
+    g.nodes = nodes;
+    rewritten
+}
+
 /// Which nodes are quantised and which tensors get Q/DQ pairs.
 struct Plan {
     /// Node indices kept in fp32.
@@ -424,9 +513,10 @@ impl Plan {
         let producer: HashMap<&str, usize> =
             g.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i))).collect();
 
-        // Backwards from each output: every node up to and including the first convolution met stays fp32.
+        // Backwards from each decoded output: every node up to and including the first convolution met stays fp32.
         let mut fp32 = HashSet::new();
-        let mut stack: Vec<&str> = g.outputs.iter().map(|o| o.name.as_str()).collect();
+        let mut stack: Vec<&str> =
+            g.outputs.iter().map(|o| o.name.as_str()).filter(|o| !INTEGER_OUTPUTS.contains(o)).collect();
         while let Some(t) = stack.pop() {
             let Some(&i) = producer.get(t) else { continue };
             if !fp32.insert(i) {
@@ -471,7 +561,7 @@ impl Plan {
 /// The inputs of a node that carry activations (weights, shapes and scales are the other inputs).
 fn activation_inputs(node: &Node) -> impl Iterator<Item = &str> {
     let n = match node.op_type.as_str() {
-        "Conv" | "ConvTranspose" | "Resize" | "Split" | "Sigmoid" | "MaxPool" => 1,
+        "Conv" | "ConvTranspose" | "Resize" | "Split" | "Sigmoid" | "MaxPool" | "DepthToSpace" => 1,
         _ => node.inputs.len(),
     };
     node.inputs.iter().take(n).map(String::as_str).filter(|x| !x.is_empty())
@@ -691,6 +781,39 @@ fn quantize_conv_weights(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The upsampler rewrite changes how the prototypes are computed, not what they are: the fp32 graph with a
+    /// `Conv` + `DepthToSpace` gives the `ConvTranspose` graph's outputs to float rounding.
+    #[test]
+    fn upsampler_rewrite_keeps_the_outputs() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/fastsam/fastsam-s-tiny.pt");
+        let checkpoint = crate::weights::checkpoint::Checkpoint::load(&path).unwrap();
+        let graph = SegGraph::from_module(&checkpoint.model).unwrap();
+        let mut rewritten = graph.model.clone();
+        assert_eq!(conv_transpose_as_depth_to_space(&mut rewritten), 1);
+        assert!(rewritten.graph.nodes.iter().all(|n| n.op_type != "ConvTranspose"));
+        // Deterministic pseudo-random pixels in [0, 1).
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let pixels = (0..3 * 256 * 256)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 24) as f32
+            })
+            .collect();
+        let input = Tensor::new(vec![1, 3, 256, 256], pixels);
+        let options = EngineOptions { intra_threads: Some(1), ..EngineOptions::default() };
+        let run = |m: &Model| Engine::from_bytes(&m.encode(), &options).unwrap().run(&[&input]).unwrap();
+        let (a, b) = (run(&graph.model), run(&rewritten));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.shape, y.shape);
+            let scale = x.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let worst = x.data.iter().zip(&y.data).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+            assert!(scale > 0.0 && worst <= 1e-4 * scale, "worst difference {worst} at scale {scale}");
+        }
+    }
 
     #[test]
     fn uint8_parameters_keep_zero_exact_and_cover_the_range() {
